@@ -1,0 +1,7 @@
+"""dezero: a define-by-run deep-learning framework (Deep Learning from Scratch 3)."""
+from dezero.core import (  # noqa: F401
+    Config, Function, Parameter, Variable, as_array, as_variable, no_grad, setup_variable,
+    test_mode, using_config)
+from dezero import cuda, functions, utils  # noqa: F401
+
+__version__ = '0.1.0'

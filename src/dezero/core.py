@@ -1,0 +1,643 @@
+"""The define-by-run engine: Variable, Function, Config and the backward walk.
+
+Data flows one way: an array enters a Variable, Functions make new Variables
+and record themselves as their creators, and `Variable.backward()` walks the
+creators back to the leaves. A Function keeps its outputs by weak reference,
+so dropping the last output frees the whole graph without the cycle collector.
+"""
+import contextlib
+import heapq
+import threading
+import weakref
+
+import numpy as np
+
+from dezero import cuda
+
+_ndarray = np.ndarray
+_new_object = object.__new__
+
+
+# ---------------------------------------------------------------------------
+# Config: per-thread settings read as class attributes (Config.enable_backprop)
+# ---------------------------------------------------------------------------
+class _ThreadSettings(threading.local):
+    def __init__(self):
+        self.enable_backprop = True
+        self.train = True
+
+
+_settings = _ThreadSettings()
+
+
+class _ConfigMeta(type):
+    # Settings live in a threading.local so that `no_grad()` in one thread
+    # never switches off gradients in another.
+    def __getattr__(cls, name):
+        try:
+            return getattr(_settings, name)
+        except AttributeError:
+            raise AttributeError(f"Config has no setting {name!r}; known settings: "
+                                 f"{sorted(vars(_settings))}") from None
+
+    def __setattr__(cls, name, value):
+        setattr(_settings, name, value)
+
+
+class Config(metaclass=_ConfigMeta):
+    """Global switches, one copy per thread.
+
+    enable_backprop (default True): record graphs for backward.
+    train (default True): training behaviour of dropout and batch_norm.
+    """
+
+
+@contextlib.contextmanager
+def using_config(name, value):
+    """Set Config.<name> to value inside a `with` block, restoring it afterwards."""
+    old = getattr(Config, name)
+    setattr(Config, name, value)
+    try:
+        yield
+    finally:
+        setattr(Config, name, old)
+
+
+def no_grad():
+    """Context manager that turns off graph recording (Config.enable_backprop = False)."""
+    return using_config('enable_backprop', False)
+
+
+def test_mode():
+    """Context manager that turns off training behaviour (Config.train = False)."""
+    return using_config('train', False)
+
+
+# ---------------------------------------------------------------------------
+# Variable
+# ---------------------------------------------------------------------------
+def _is_array(data):
+    return isinstance(data, _ndarray) or cuda.is_cupy_array(data)
+
+
+class Variable:
+    """A node of the graph: an array, its gradient and the Function that created it.
+
+    Args:
+        data: None or an ndarray (NumPy or CuPy). Anything else raises TypeError.
+        name: optional label shown in graph pictures.
+    """
+    __slots__ = ('data', 'name', 'grad', 'creator', 'generation', '__weakref__')
+    # `ndarray op Variable` must defer to Variable's reflected operators.
+    __array_priority__ = 200
+    __array_ufunc__ = None
+
+    def __init__(self, data, name=None):
+        if data is not None and not _is_array(data):
+            raise TypeError(
+                f"Variable: data must be None or an ndarray (NumPy or CuPy), got "
+                f"{type(data).__name__} ({data!r:.60}). Wrap it first, e.g. "
+                f"Variable(np.array({data!r:.40})).")
+        self.data = data
+        self.name = name
+        self.grad = None
+        self.creator = None
+        self.generation = 0
+
+    # -- array-like properties -------------------------------------------
+    @property
+    def shape(self):
+        return self.data.shape
+
+    @property
+    def ndim(self):
+        return self.data.ndim
+
+    @property
+    def size(self):
+        return self.data.size
+
+    @property
+    def dtype(self):
+        return self.data.dtype
+
+    @property
+    def T(self):
+        from dezero.functions import transpose
+        return transpose(self)
+
+    def __len__(self):
+        return len(self.data)
+
+    def __repr__(self):
+        if self.data is None:
+            return 'variable(None)'
+        text = str(self.data).replace('\n', '\n' + ' ' * 9)
+        return 'variable(' + text + ')'
+
+    # -- graph bookkeeping -------------------------------------------------
+    def set_creator(self, func):
+        """Record func as the Function that produced this Variable."""
+        self.creator = func
+        self.generation = func.generation + 1
+
+    def cleargrad(self):
+        """Forget the accumulated gradient."""
+        self.grad = None
+
+    def unchain(self):
+        """Cut this Variable from its creator (it becomes a leaf)."""
+        self.creator = None
+
+    def unchain_backward(self):
+        """Cut every creator link behind this Variable, iteratively (any depth)."""
+        stack = [self.creator] if self.creator is not None else []
+        seen = set()
+        while stack:
+            f = stack.pop()
+            if f in seen:
+                continue
+            seen.add(f)
+            for x in f.inputs:
+                if x.creator is not None:
+                    stack.append(x.creator)
+                    x.unchain()
+
+    def backward(self, retain_grad=False, create_graph=False):
+        """Accumulate d(self)/d(leaf) into every leaf's `grad`.
+
+        Walks the graph with a heap (newest generation first, never recursion),
+        so each Function's backward runs once, after all its outputs' gradients
+        are complete.
+
+        Args:
+            retain_grad: keep the gradients of intermediate Variables too.
+            create_graph: record the backward pass itself as a graph, so the
+                gradients can be differentiated again (higher-order derivatives).
+        """
+        if self.grad is None:
+            xp = cuda.get_array_module(self.data)
+            self.grad = Variable(xp.ones_like(self.data))
+        creator = self.creator
+        if creator is None:
+            return
+
+        heap = [(-creator.generation, 0, creator)]
+        seen = {creator}
+        order = 1
+        heappush, heappop = heapq.heappush, heapq.heappop
+        settings = _settings
+        saved = settings.enable_backprop
+        settings.enable_backprop = create_graph
+        try:
+            while heap:
+                f = heappop(heap)[2]
+                outputs = f.outputs
+                if len(outputs) == 1:
+                    gxs = f.backward(outputs[0]().grad)
+                else:
+                    gxs = f.backward(*_output_grads(f))
+                if gxs.__class__ is not tuple:
+                    gxs = (gxs,)
+                for x, gx in zip(f.inputs, gxs):
+                    if gx is None:
+                        continue
+                    if x.grad is None:
+                        x.grad = gx
+                    else:
+                        x.grad = x.grad + gx
+                    c = x.creator
+                    if c is not None and c not in seen:
+                        seen.add(c)
+                        heappush(heap, (-c.generation, order, c))
+                        order += 1
+                if not retain_grad:
+                    for y in outputs:
+                        y = y()
+                        if y is not None:
+                            y.grad = None
+        finally:
+            settings.enable_backprop = saved
+
+    # -- convenience wrappers around dezero.functions -----------------------
+    def reshape(self, *shape):
+        """Return a Variable of the same data in a new shape (`-1` allowed)."""
+        from dezero.functions import reshape
+        if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+            shape = shape[0]
+        return reshape(self, tuple(shape))
+
+    def transpose(self, *axes):
+        """Permute the axes (reversed when none are given)."""
+        from dezero.functions import transpose
+        if len(axes) == 0:
+            axes = None
+        elif len(axes) == 1 and (axes[0] is None or isinstance(axes[0], (tuple, list))):
+            axes = axes[0]
+        return transpose(self, axes)
+
+    def sum(self, axis=None, keepdims=False):
+        """Sum over axis (all axes by default)."""
+        from dezero.functions import sum as sum_
+        return sum_(self, axis, keepdims)
+
+    def to_cpu(self):
+        """Move data (and grad) to NumPy, in place."""
+        if self.data is not None:
+            self.data = cuda.as_numpy(self.data)
+        if self.grad is not None:
+            self.grad.to_cpu()
+
+    def to_gpu(self):
+        """Move data (and grad) to CuPy, in place; raises when CuPy is unavailable."""
+        if self.data is not None:
+            self.data = cuda.as_cupy(self.data)
+        if self.grad is not None:
+            self.grad.to_gpu()
+
+    # -- operators ----------------------------------------------------------
+    def __add__(self, other):
+        return add(self, other)
+
+    def __radd__(self, other):
+        return add(self, other)
+
+    def __mul__(self, other):
+        return mul(self, other)
+
+    def __rmul__(self, other):
+        return mul(self, other)
+
+    def __sub__(self, other):
+        return sub(self, other)
+
+    def __rsub__(self, other):
+        return rsub(self, other)
+
+    def __truediv__(self, other):
+        return div(self, other)
+
+    def __rtruediv__(self, other):
+        return rdiv(self, other)
+
+    def __neg__(self):
+        return neg(self)
+
+    def __pos__(self):
+        return self
+
+    def __pow__(self, other):
+        return pow(self, other)
+
+    def __rpow__(self, other):
+        return rpow(self, other)
+
+    def __matmul__(self, other):
+        from dezero.functions import matmul
+        return matmul(self, other)
+
+    def __rmatmul__(self, other):
+        from dezero.functions import matmul
+        return matmul(other, self)
+
+    def __getitem__(self, slices):
+        from dezero.functions import get_item
+        return get_item(self, slices)
+
+
+class Parameter(Variable):
+    """A Variable that layers collect as a trainable parameter."""
+    __slots__ = ()
+
+
+def _output_grads(f):
+    """Gradients of a multi-output Function's outputs, zeros for unused or dropped ones."""
+    gys = []
+    for ref, (shape, dtype) in zip(f.outputs, f.output_specs):
+        y = ref()
+        gy = None if y is None else y.grad
+        if gy is None:
+            xp = cuda.get_array_module(f.inputs[0].data)
+            gy = Variable(xp.zeros(shape, dtype=dtype))
+        gys.append(gy)
+    return gys
+
+
+def _wrap(data):
+    """A fresh Variable around an array that is already known to be valid."""
+    v = _new_object(Variable)
+    v.data = data
+    v.name = None
+    v.grad = None
+    v.creator = None
+    v.generation = 0
+    return v
+
+
+def as_array(x, array_module=np):
+    """Turn a Python or NumPy scalar into a 0-d array of array_module; arrays pass through."""
+    if np.isscalar(x):
+        return array_module.array(x)
+    return x
+
+
+def as_variable(obj):
+    """Return obj if it is a Variable, else wrap it (an ndarray) in a Variable."""
+    if isinstance(obj, Variable):
+        return obj
+    return Variable(obj)
+
+
+def _to_output_array(y):
+    # NumPy hands back scalars (np.float64) for 0-d results: outputs are always arrays.
+    if isinstance(y, _ndarray) or cuda.is_cupy_array(y):
+        return y
+    return np.asarray(y)
+
+
+def _constant_like(value, like):
+    """Turn a scalar or array operand into an array, keeping `like`'s float dtype.
+
+    NumPy 2 promotes float32 * np.float64(2) to float64; casting constants to the
+    Variable's float dtype keeps float32 models float32 end to end.
+    """
+    xp = cuda.get_array_module(like)
+    dtype = like.dtype
+    if dtype.kind == 'f' and (np.isscalar(value) or getattr(value, 'ndim', 1) == 0):
+        if np.isscalar(value) and not isinstance(value, (int, float, bool, np.number)):
+            raise TypeError(f"dezero: cannot combine a Variable with {type(value).__name__} "
+                            f"{value!r:.40}; use a number, an ndarray or a Variable.")
+        if np.iscomplexobj(value):
+            return xp.asarray(value)
+        return xp.asarray(value, dtype=dtype)
+    if isinstance(value, (list, tuple)):
+        return xp.asarray(value)
+    return as_array(value, xp)
+
+
+def _as_input(value, like):
+    if isinstance(value, Variable):
+        return value
+    like_data = like.data if isinstance(like, Variable) else like
+    if not _is_array(like_data):
+        return value  # neither side is an array yet: Function.__call__ sorts it out
+    value = _constant_like(value, like_data)
+    if not _is_array(value):
+        raise TypeError(f"dezero: cannot combine a Variable with {type(value).__name__}; "
+                        "use a number, an ndarray or a Variable.")
+    return _wrap(value)
+
+
+# ---------------------------------------------------------------------------
+# Function
+# ---------------------------------------------------------------------------
+class Function:
+    """An operation that maps input Variables to output Variables and remembers how.
+
+    Subclasses implement `forward(*xs)` on raw arrays (returning an array or a
+    tuple of arrays) and `backward(*gys)` on Variables (returning one Variable
+    or a tuple, one per input, None for inputs without a gradient). Writing
+    backward with dezero Functions makes it differentiable again.
+    """
+    generation = 0
+    inputs = ()
+    outputs = ()
+
+    def __call__(self, *inputs):
+        xs = [x.data for x in inputs if isinstance(x, Variable)]
+        if len(xs) != len(inputs):
+            inputs = _inputs_to_variables(inputs, self)
+            xs = [x.data for x in inputs]
+
+        ys = self.forward(*xs)
+        if ys.__class__ is not tuple:
+            ys = (ys,)
+        outputs = [_wrap(y if y.__class__ is _ndarray else _to_output_array(y)) for y in ys]
+
+        if _settings.enable_backprop:
+            if len(inputs) == 1:
+                gen = inputs[0].generation
+            else:
+                gen = max([x.generation for x in inputs])
+            self.generation = gen
+            self.inputs = inputs
+            out_gen = gen + 1
+            for y in outputs:
+                y.creator = self
+                y.generation = out_gen
+            self.outputs = [weakref.ref(y) for y in outputs]
+            if len(outputs) > 1:
+                self.output_specs = [(y.data.shape, y.data.dtype) for y in outputs]
+        return outputs if len(outputs) > 1 else outputs[0]
+
+    def forward(self, *xs):
+        raise NotImplementedError(f"{type(self).__name__}.forward is not implemented")
+
+    def backward(self, *gys):
+        raise NotImplementedError(f"{type(self).__name__}.backward is not implemented")
+
+
+def _inputs_to_variables(inputs, func):
+    """Slow path of Function.__call__: wrap arrays and scalars, casting scalars to the
+    float dtype of the first array input."""
+    like = None
+    for x in inputs:
+        data = x.data if isinstance(x, Variable) else x
+        if _is_array(data) and data.dtype.kind == 'f':
+            like = data
+            break
+    result = []
+    for x in inputs:
+        if isinstance(x, Variable):
+            result.append(x)
+        elif _is_array(x):
+            result.append(_wrap(x))
+        elif np.isscalar(x) and isinstance(x, (int, float, bool, np.number)):
+            result.append(_wrap(_constant_like(x, like) if like is not None else np.array(x)))
+        else:
+            raise TypeError(
+                f"{type(func).__name__}: inputs must be Variables, ndarrays or numbers, got "
+                f"{type(x).__name__}. Wrap lists with np.array(...).")
+    return result
+
+
+# ---------------------------------------------------------------------------
+# Arithmetic Functions behind the operators
+# ---------------------------------------------------------------------------
+def _sum_to_shape(gx, shape):
+    if gx.shape == shape:
+        return gx
+    from dezero.functions import sum_to
+    return sum_to(gx, shape)
+
+
+class Add(Function):
+    def forward(self, x0, x1):
+        return x0 + x1
+
+    def backward(self, gy):
+        x0, x1 = self.inputs
+        s0, s1 = x0.data.shape, x1.data.shape
+        if s0 == s1:
+            return gy, gy
+        return _sum_to_shape(gy, s0), _sum_to_shape(gy, s1)
+
+
+class Mul(Function):
+    def forward(self, x0, x1):
+        return x0 * x1
+
+    def backward(self, gy):
+        x0, x1 = self.inputs
+        gx0 = gy * x1
+        gx1 = gy * x0
+        s0, s1 = x0.data.shape, x1.data.shape
+        if s0 == s1:
+            return gx0, gx1
+        return _sum_to_shape(gx0, s0), _sum_to_shape(gx1, s1)
+
+
+class Neg(Function):
+    def forward(self, x):
+        return -x
+
+    def backward(self, gy):
+        return -gy
+
+
+class Sub(Function):
+    def forward(self, x0, x1):
+        return x0 - x1
+
+    def backward(self, gy):
+        x0, x1 = self.inputs
+        s0, s1 = x0.data.shape, x1.data.shape
+        gx1 = -gy
+        if s0 == s1:
+            return gy, gx1
+        return _sum_to_shape(gy, s0), _sum_to_shape(gx1, s1)
+
+
+class Div(Function):
+    def forward(self, x0, x1):
+        return x0 / x1
+
+    def backward(self, gy):
+        x0, x1 = self.inputs
+        gx0 = gy / x1
+        gx1 = gy * (-x0 / (x1 * x1))
+        s0, s1 = x0.data.shape, x1.data.shape
+        if s0 == s1:
+            return gx0, gx1
+        return _sum_to_shape(gx0, s0), _sum_to_shape(gx1, s1)
+
+
+class Pow(Function):
+    """x ** c for a constant exponent c."""
+
+    def __init__(self, c):
+        self.c = c
+
+    def forward(self, x):
+        c = self.c
+        if not isinstance(c, (int, float)) and x.dtype.kind == 'f':
+            c = cuda.get_array_module(x).asarray(c, dtype=x.dtype)
+        return x ** c
+
+    def backward(self, gy):
+        x, = self.inputs
+        c = self.c
+        return gy * (c * x ** (c - 1))
+
+
+class PowVariable(Function):
+    """x ** y where both are Variables: d/dx = y x^(y-1), d/dy = x^y log x."""
+
+    def forward(self, x, y):
+        return x ** y
+
+    def backward(self, gy):
+        from dezero.functions import log
+        x, y = self.inputs
+        z = self.outputs[0]()
+        if z is None:
+            z = x ** y
+        gx = gy * y * x ** (y - 1)
+        gyy = gy * z * log(x)
+        return _sum_to_shape(gx, x.shape), _sum_to_shape(gyy, y.shape)
+
+
+def add(x0, x1):
+    """x0 + x1 with broadcasting."""
+    if x1.__class__ is not Variable:
+        x1 = _as_input(x1, x0)
+    return Add()(x0, x1)
+
+
+def mul(x0, x1):
+    """x0 * x1 with broadcasting."""
+    if x1.__class__ is not Variable:
+        x1 = _as_input(x1, x0)
+    return Mul()(x0, x1)
+
+
+def neg(x):
+    """-x."""
+    return Neg()(x)
+
+
+def sub(x0, x1):
+    """x0 - x1 with broadcasting."""
+    if x1.__class__ is not Variable:
+        x1 = _as_input(x1, x0)
+    return Sub()(x0, x1)
+
+
+def rsub(x0, x1):
+    """x1 - x0 (the reflected form of `-`)."""
+    if x1.__class__ is not Variable:
+        x1 = _as_input(x1, x0)
+    return Sub()(x1, x0)
+
+
+def div(x0, x1):
+    """x0 / x1 with broadcasting."""
+    if x1.__class__ is not Variable:
+        x1 = _as_input(x1, x0)
+    return Div()(x0, x1)
+
+
+def rdiv(x0, x1):
+    """x1 / x0 (the reflected form of `/`)."""
+    if x1.__class__ is not Variable:
+        x1 = _as_input(x1, x0)
+    return Div()(x1, x0)
+
+
+def pow(x, c):
+    """x ** c; c is a constant (number or array) or a Variable (then differentiable in both)."""
+    if isinstance(c, Variable):
+        if not isinstance(x, Variable):
+            x = _as_input(x, c)
+        return PowVariable()(x, c)
+    if not isinstance(x, Variable):
+        x = as_variable(as_array(x))
+    return Pow(c)(x)
+
+
+def rpow(x, c):
+    """c ** x (the reflected form of `**`): c constant, x a Variable."""
+    return PowVariable()(_as_input(c, x), x)
+
+
+def setup_variable():
+    """Install the operators on Variable (kept for the book's scripts; already done on import)."""
+    Variable.__add__ = Variable.__radd__ = add
+    Variable.__mul__ = Variable.__rmul__ = mul
+    Variable.__sub__ = sub
+    Variable.__rsub__ = rsub
+    Variable.__truediv__ = div
+    Variable.__rtruediv__ = rdiv
+    Variable.__neg__ = neg
+    Variable.__pow__ = pow
+    Variable.__rpow__ = rpow

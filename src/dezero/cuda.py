@@ -1,0 +1,88 @@
+"""Which array module (NumPy or CuPy) an array belongs to, and moving arrays between them.
+
+CuPy is imported lazily, the first time it is needed, so that `import dezero`
+never pays for it (or fails because of it).
+"""
+import numpy as np
+
+_cupy = None
+_cupy_error = None
+
+
+def _load_cupy():
+    """Return the cupy module, or None when it cannot be imported or sees no GPU."""
+    global _cupy, _cupy_error
+    if _cupy is None and _cupy_error is None:
+        try:
+            import cupy
+            cupy.cuda.runtime.getDeviceCount()
+            _cupy = cupy
+        except Exception as e:  # ImportError, or CUDA errors when no GPU is visible
+            _cupy_error = e
+    return _cupy
+
+
+def gpu_available():
+    """True when CuPy imports and at least one CUDA GPU is visible."""
+    return _load_cupy() is not None
+
+
+class _GpuEnable:
+    """`dezero.cuda.gpu_enable` reads like the book's module-level flag but is computed lazily."""
+
+    def __bool__(self):
+        return gpu_available()
+
+    def __repr__(self):
+        return repr(bool(self))
+
+
+gpu_enable = _GpuEnable()
+
+
+def require_cupy():
+    """Return cupy or raise a RuntimeError that says how to get a GPU backend."""
+    cupy = _load_cupy()
+    if cupy is None:
+        raise RuntimeError(
+            "dezero: the GPU backend is unavailable: CuPy is not installed or no CUDA GPU is "
+            f"visible ({type(_cupy_error).__name__}: {_cupy_error}). Install it with "
+            "`pip install 'dezero[gpu]'` (or the cupy-cudaXXx wheel matching your CUDA) "
+            "and check that `nvidia-smi` lists a GPU.")
+    return cupy
+
+
+def is_cupy_array(x):
+    """True when x is a CuPy ndarray (checked without importing CuPy)."""
+    return type(x).__module__.startswith('cupy')
+
+
+def get_array_module(x):
+    """Return numpy or cupy, whichever the data of x (a Variable or an array) belongs to."""
+    data = getattr(x, 'data', x) if not isinstance(x, np.ndarray) else x
+    if is_cupy_array(data):
+        return _load_cupy()
+    return np
+
+
+def as_numpy(x):
+    """Return x (a Variable, scalar or array) as a NumPy array."""
+    from dezero.core import Variable
+    if isinstance(x, Variable):
+        x = x.data
+    if np.isscalar(x):
+        return np.array(x)
+    if isinstance(x, np.ndarray):
+        return x
+    if is_cupy_array(x):
+        return x.get()
+    return np.asarray(x)
+
+
+def as_cupy(x):
+    """Return x (a Variable, scalar or array) as a CuPy array; raises when CuPy is unavailable."""
+    from dezero.core import Variable
+    if isinstance(x, Variable):
+        x = x.data
+    cupy = require_cupy()
+    return cupy.asarray(x)

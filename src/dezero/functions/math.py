@@ -1,0 +1,119 @@
+"""Elementwise math: square, exp, log, sin, cos, tanh, sqrt, abs (and pow from the core).
+
+Every backward is written with dezero Functions, so it can be differentiated again.
+"""
+from dezero.core import Function, pow  # noqa: F401  (pow is part of this family)
+from dezero.cuda import get_array_module
+
+
+class Square(Function):
+    def forward(self, x):
+        return x * x
+
+    def backward(self, gy):
+        x, = self.inputs
+        return gy * (x * 2.0)
+
+
+class Exp(Function):
+    def forward(self, x):
+        return get_array_module(x).exp(x)
+
+    def backward(self, gy):
+        return gy * self.outputs[0]()
+
+
+class Log(Function):
+    def forward(self, x):
+        return get_array_module(x).log(x)
+
+    def backward(self, gy):
+        x, = self.inputs
+        return gy / x
+
+
+class Sin(Function):
+    def forward(self, x):
+        return get_array_module(x).sin(x)
+
+    def backward(self, gy):
+        x, = self.inputs
+        return gy * cos(x)
+
+
+class Cos(Function):
+    def forward(self, x):
+        return get_array_module(x).cos(x)
+
+    def backward(self, gy):
+        x, = self.inputs
+        return gy * -sin(x)
+
+
+class Tanh(Function):
+    def forward(self, x):
+        return get_array_module(x).tanh(x)
+
+    def backward(self, gy):
+        y = self.outputs[0]()
+        return gy * (1 - y * y)
+
+
+class Sqrt(Function):
+    def forward(self, x):
+        return get_array_module(x).sqrt(x)
+
+    def backward(self, gy):
+        y = self.outputs[0]()
+        return gy / (y * 2.0)
+
+
+class Abs(Function):
+    """|x|; the gradient at 0 is taken as 0 (the subgradient NumPy's sign gives)."""
+
+    def forward(self, x):
+        return get_array_module(x).abs(x)
+
+    def backward(self, gy):
+        x, = self.inputs
+        return gy * get_array_module(x.data).sign(x.data)
+
+
+def square(x):
+    """x * x, elementwise."""
+    return Square()(x)
+
+
+def exp(x):
+    """e ** x, elementwise."""
+    return Exp()(x)
+
+
+def log(x):
+    """Natural logarithm, elementwise."""
+    return Log()(x)
+
+
+def sin(x):
+    """Sine, elementwise."""
+    return Sin()(x)
+
+
+def cos(x):
+    """Cosine, elementwise."""
+    return Cos()(x)
+
+
+def tanh(x):
+    """Hyperbolic tangent, elementwise."""
+    return Tanh()(x)
+
+
+def sqrt(x):
+    """Square root, elementwise."""
+    return Sqrt()(x)
+
+
+def abs(x):
+    """Absolute value, elementwise."""
+    return Abs()(x)

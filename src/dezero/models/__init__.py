@@ -1,0 +1,1 @@
+"""dezero.models: Model and ready-made networks."""

@@ -1,0 +1,7 @@
+"""The book's dezero.utils names, re-exported from the small modules that hold them."""
+from dezero.numerical import (  # noqa: F401
+    array_allclose, array_equal, check_double_backward, gradient_check, numerical_diff,
+    numerical_grad)
+from dezero.utils_array import (  # noqa: F401
+    get_conv_outsize, get_deconv_outsize, logsumexp, max_backward_shape, pair,
+    reshape_sum_backward, sum_to)
