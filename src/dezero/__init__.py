@@ -3,5 +3,8 @@ from dezero.core import (  # noqa: F401
     Config, Function, Parameter, Variable, as_array, as_variable, no_grad, setup_variable,
     test_mode, using_config)
 from dezero import cuda, functions, utils  # noqa: F401
+from dezero import layers, models, optimizers  # noqa: F401
+from dezero import datasets, dataloaders, transforms  # noqa: F401
+from dezero.layers import Layer  # noqa: F401
 
 __version__ = '0.1.0'
