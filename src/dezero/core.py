@@ -16,6 +16,7 @@ from dezero import cuda
 
 _ndarray = np.ndarray
 _new_object = object.__new__
+_weakref = weakref.ref
 
 
 # ---------------------------------------------------------------------------
@@ -404,28 +405,51 @@ class Function:
     outputs = ()
 
     def __call__(self, *inputs):
-        xs = [x.data for x in inputs if isinstance(x, Variable)]
-        if len(xs) != len(inputs):
-            inputs = _inputs_to_variables(inputs, self)
-            xs = [x.data for x in inputs]
+        for x in inputs:
+            if not isinstance(x, Variable):
+                inputs = _inputs_to_variables(inputs, self)
+                break
+        if len(inputs) == 1:
+            ys = self.forward(inputs[0].data)
+        elif len(inputs) == 2:
+            ys = self.forward(inputs[0].data, inputs[1].data)
+        else:
+            ys = self.forward(*[x.data for x in inputs])
 
-        ys = self.forward(*xs)
+        if ys.__class__ is _ndarray:  # the common case: one NumPy output
+            y = _new_object(Variable)
+            y.data = ys
+            y.name = None
+            y.grad = None
+            if _settings.enable_backprop:
+                if len(inputs) == 1:
+                    gen = inputs[0].generation
+                else:
+                    gen = max([x.generation for x in inputs])
+                self.generation = gen
+                self.inputs = inputs
+                self.outputs = (_weakref(y),)
+                y.creator = self
+                y.generation = gen + 1
+            else:
+                y.creator = None
+                y.generation = 0
+            return y
+        return self._finish(inputs, ys)
+
+    def _finish(self, inputs, ys):
+        """Output handling for the less common cases: several outputs, CuPy or 0-d results."""
         if ys.__class__ is not tuple:
             ys = (ys,)
-        outputs = [_wrap(y if y.__class__ is _ndarray else _to_output_array(y)) for y in ys]
-
+        outputs = [_wrap(_to_output_array(y)) for y in ys]
         if _settings.enable_backprop:
-            if len(inputs) == 1:
-                gen = inputs[0].generation
-            else:
-                gen = max([x.generation for x in inputs])
+            gen = max([x.generation for x in inputs])
             self.generation = gen
             self.inputs = inputs
-            out_gen = gen + 1
             for y in outputs:
                 y.creator = self
-                y.generation = out_gen
-            self.outputs = [weakref.ref(y) for y in outputs]
+                y.generation = gen + 1
+            self.outputs = tuple([weakref.ref(y) for y in outputs])
             if len(outputs) > 1:
                 self.output_specs = [(y.data.shape, y.data.dtype) for y in outputs]
         return outputs if len(outputs) > 1 else outputs[0]
@@ -567,9 +591,98 @@ class PowVariable(Function):
         return _sum_to_shape(gx, x.shape), _sum_to_shape(gyy, y.shape)
 
 
+class AddConstant(Function):
+    """x + c for a constant scalar c (no gradient is computed for c)."""
+
+    def __init__(self, c):
+        self.c = c
+
+    def forward(self, x):
+        return x + self.c
+
+    def backward(self, gy):
+        return gy
+
+
+class MulConstant(Function):
+    """x * c for a constant scalar c."""
+
+    def __init__(self, c):
+        self.c = c
+
+    def forward(self, x):
+        return x * self.c
+
+    def backward(self, gy):
+        return MulConstant(self.c)(gy)
+
+
+class RSubConstant(Function):
+    """c - x for a constant scalar c."""
+
+    def __init__(self, c):
+        self.c = c
+
+    def forward(self, x):
+        return self.c - x
+
+    def backward(self, gy):
+        return -gy
+
+
+class DivConstant(Function):
+    """x / c for a constant scalar c."""
+
+    def __init__(self, c):
+        self.c = c
+
+    def forward(self, x):
+        return x / self.c
+
+    def backward(self, gy):
+        return DivConstant(self.c)(gy)
+
+
+class RDivConstant(Function):
+    """c / x for a constant scalar c: d/dx = -c / x^2."""
+
+    def __init__(self, c):
+        self.c = c
+
+    def forward(self, x):
+        return self.c / x
+
+    def backward(self, gy):
+        x, = self.inputs
+        return gy * MulConstant(-self.c)(x ** -2)
+
+
+_python_scalars = (int, float)
+
+
+def _scalar(value, x):
+    """value as a Python scalar when it is a real scalar constant for Variable x, else None.
+
+    Python scalars are 'weak' in NumPy 2's promotion rules, so float32 stays float32.
+    """
+    if value.__class__ is float or value.__class__ is int:
+        return value
+    if isinstance(value, (np.generic, _ndarray)) and value.ndim == 0 and \
+            value.dtype.kind in 'biuf':
+        if isinstance(x, Variable) and x.data is not None and x.data.dtype.kind == 'f':
+            return value.item()
+        return None
+    if isinstance(value, _python_scalars) and not isinstance(value, bool):
+        return value
+    return None
+
+
 def add(x0, x1):
     """x0 + x1 with broadcasting."""
     if x1.__class__ is not Variable:
+        c = _scalar(x1, x0)
+        if c is not None and isinstance(x0, Variable):
+            return AddConstant(c)(x0)
         x1 = _as_input(x1, x0)
     return Add()(x0, x1)
 
@@ -577,6 +690,9 @@ def add(x0, x1):
 def mul(x0, x1):
     """x0 * x1 with broadcasting."""
     if x1.__class__ is not Variable:
+        c = _scalar(x1, x0)
+        if c is not None and isinstance(x0, Variable):
+            return MulConstant(c)(x0)
         x1 = _as_input(x1, x0)
     return Mul()(x0, x1)
 
@@ -589,6 +705,9 @@ def neg(x):
 def sub(x0, x1):
     """x0 - x1 with broadcasting."""
     if x1.__class__ is not Variable:
+        c = _scalar(x1, x0)
+        if c is not None and isinstance(x0, Variable):
+            return AddConstant(-c)(x0)
         x1 = _as_input(x1, x0)
     return Sub()(x0, x1)
 
@@ -596,6 +715,9 @@ def sub(x0, x1):
 def rsub(x0, x1):
     """x1 - x0 (the reflected form of `-`)."""
     if x1.__class__ is not Variable:
+        c = _scalar(x1, x0)
+        if c is not None and isinstance(x0, Variable):
+            return RSubConstant(c)(x0)
         x1 = _as_input(x1, x0)
     return Sub()(x1, x0)
 
@@ -603,6 +725,9 @@ def rsub(x0, x1):
 def div(x0, x1):
     """x0 / x1 with broadcasting."""
     if x1.__class__ is not Variable:
+        c = _scalar(x1, x0)
+        if c is not None and isinstance(x0, Variable):
+            return DivConstant(c)(x0)
         x1 = _as_input(x1, x0)
     return Div()(x0, x1)
 
@@ -610,6 +735,9 @@ def div(x0, x1):
 def rdiv(x0, x1):
     """x1 / x0 (the reflected form of `/`)."""
     if x1.__class__ is not Variable:
+        c = _scalar(x1, x0)
+        if c is not None and isinstance(x0, Variable):
+            return RDivConstant(c)(x0)
         x1 = _as_input(x1, x0)
     return Div()(x1, x0)
 

@@ -1,0 +1,82 @@
+"""Shared timing harness for the benchmarks: pinned threads, alternating rounds, medians.
+
+Import this module BEFORE numpy or torch: it pins the BLAS/OpenMP thread count
+from --threads (default 1) through environment variables, which only take
+effect before those libraries load.
+"""
+import argparse
+import os
+import statistics
+import sys
+import time
+
+
+def parse_args(description, extra=None, argv=None):
+    """Parse --threads/--rounds/--repeat (plus `extra(parser)` options) and pin threads."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument('--threads', type=int, default=1, help='threads for NumPy and PyTorch')
+    parser.add_argument('--rounds', type=int, default=7, help='alternating rounds (median taken)')
+    parser.add_argument('--repeat', type=int, default=0,
+                        help='calls per round (0: calibrate to about 0.2 s per round)')
+    if extra is not None:
+        extra(parser)
+    args = parser.parse_args(argv)
+    for name in ('OMP_NUM_THREADS', 'OPENBLAS_NUM_THREADS', 'MKL_NUM_THREADS',
+                 'NUMEXPR_NUM_THREADS'):
+        os.environ[name] = str(args.threads)
+    return args
+
+
+def pin_torch(threads):
+    """Import torch with the given thread count; None when torch is not installed."""
+    try:
+        import torch
+    except ImportError:
+        return None
+    torch.set_num_threads(threads)
+    try:
+        torch.set_num_interop_threads(threads)
+    except RuntimeError:
+        pass
+    return torch
+
+
+def _calibrate(fn, target=0.2):
+    n = 1
+    while True:
+        start = time.perf_counter()
+        for _ in range(n):
+            fn()
+        elapsed = time.perf_counter() - start
+        if elapsed >= target or n >= 1 << 20:
+            return max(1, int(n * target / max(elapsed, 1e-9)))
+        n *= 2
+
+
+def compare(workloads, rounds=7, repeat=0, warmup=2):
+    """Time each named callable in alternating rounds; return {name: median seconds per call}.
+
+    workloads: dict name -> zero-argument callable (one step / one op chain).
+    """
+    for fn in workloads.values():
+        for _ in range(warmup):
+            fn()
+    counts = {name: repeat or _calibrate(fn) for name, fn in workloads.items()}
+    samples = {name: [] for name in workloads}
+    for _ in range(rounds):
+        for name, fn in workloads.items():
+            n = counts[name]
+            start = time.perf_counter()
+            for _ in range(n):
+                fn()
+            samples[name].append((time.perf_counter() - start) / n)
+    return {name: statistics.median(values) for name, values in samples.items()}
+
+
+def report(title, medians, baseline='torch', unit_scale=1e6, unit='us', threads=1):
+    """Print a small table of medians and the ratio of every entry to the baseline."""
+    print(f"== {title}  (threads={threads}, python {sys.version.split()[0]})")
+    base = medians.get(baseline)
+    for name, value in medians.items():
+        ratio = f"  ratio {value / base:5.2f}x {baseline}" if base and name != baseline else ''
+        print(f"  {name:<28} {value * unit_scale:12.2f} {unit}{ratio}")
