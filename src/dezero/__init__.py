@@ -6,5 +6,6 @@ from dezero import cuda, functions, utils  # noqa: F401
 from dezero import layers, models, optimizers  # noqa: F401
 from dezero import datasets, dataloaders, transforms  # noqa: F401
 from dezero.layers import Layer  # noqa: F401
+from dezero.models import Model  # noqa: F401
 
 __version__ = '0.1.0'

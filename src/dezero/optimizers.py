@@ -1,1 +1,402 @@
-"""dezero.optimizers (being written)."""
+"""dezero.optimizers: Optimizer, its hooks, and SGD ... Adam, AdamW, RMSprop.
+
+An optimizer is set up on a Layer (`opt = SGD().setup(model)`), then each
+`opt.update()` walks `model.params()`, skips Parameters whose grad is None,
+runs the hooks on the remaining list, and updates each parameter in place
+(param.data keeps its array, dtype and array module; hyperparameters are
+Python floats, which NumPy/CuPy treat as weak scalars, so float32 stays float32).
+
+State (momenta, moments, step counts) is kept per Parameter object.
+`state_dict()` returns it keyed by the parameter's path in the target ("l0/W"),
+so it survives being loaded into a fresh model and optimizer with
+`load_state_dict()`; `save_state(path)` / `load_state(path)` put it in an .npz
+atomically. Resuming from a checkpoint gives bit-identical parameters.
+"""
+import math
+
+import numpy as np
+
+from dezero import cuda
+from dezero.core import Parameter, Variable
+
+
+class Optimizer:
+    """Base class: setup(target), update(), update_one(param), add_hook(f), state handling.
+
+    Subclasses implement update_one(param). Per-parameter state arrays live in
+    self.state[param] (a dict of name -> array); `_state_names` lists them.
+    Scalar counters (like Adam's t) are listed in `_scalar_names`.
+    """
+    _hyper_names = ()
+    _state_names = ()
+    _scalar_names = ()
+
+    def __init__(self):
+        self.target = None
+        self.hooks = []
+        self.state = {}
+
+    def setup(self, target):
+        """Attach to a Layer (or Model); returns self for chaining."""
+        if not hasattr(target, 'params'):
+            raise TypeError(f"{type(self).__name__}.setup: target must be a Layer or Model "
+                            f"(something with params()), got {type(target).__name__}.")
+        self.target = target
+        return self
+
+    def update(self):
+        """Run the hooks, then update every parameter whose grad is not None, in place."""
+        if self.target is None:
+            raise RuntimeError(f"{type(self).__name__}.update: call setup(model) first.")
+        params = [p for p in self.target.params() if p.grad is not None]
+        if self.hooks:
+            for f in self.hooks:
+                f(params)
+            params = [p for p in params if p.grad is not None]  # hooks may freeze some
+        for param in params:
+            self.update_one(param)
+
+    def update_one(self, param):
+        """Update one Parameter in place from its grad."""
+        raise NotImplementedError(f"{type(self).__name__}.update_one is not implemented")
+
+    def add_hook(self, f):
+        """Add f(params), called with the list of parameters to update before each update."""
+        self.hooks.append(f)
+
+    def _state_of(self, param):
+        """The state dict of param, created with zero arrays like param.data on first use."""
+        st = self.state.get(param)
+        if st is None:
+            xp = cuda.get_array_module(param.data)
+            st = {name: xp.zeros_like(param.data) for name in self._state_names}
+            self.state[param] = st
+        return st
+
+    # -- checkpoints -----------------------------------------------------------
+    def state_dict(self):
+        """Return {'type', 'hyper', 'scalars', 'state': {param path: {name: NumPy array}}}.
+
+        Arrays are NumPy copies (GPU state is moved); paths come from
+        target.named_params(), so the dict can be loaded into a fresh model.
+        """
+        if self.target is None:
+            raise RuntimeError(f"{type(self).__name__}.state_dict: call setup(model) first.")
+        state = {}
+        for path, param in self.target.named_params():
+            st = self.state.get(param)
+            if st is not None:
+                state[path] = {k: np.array(cuda.as_numpy(v)) for k, v in st.items()}
+        return {
+            'type': type(self).__name__,
+            'hyper': {k: getattr(self, k) for k in self._hyper_names},
+            'scalars': {k: getattr(self, k) for k in self._scalar_names},
+            'state': state,
+        }
+
+    def load_state_dict(self, state_dict):
+        """Restore what state_dict() returned; validates everything before changing anything.
+
+        Raises ValueError for another optimizer type, unknown parameter paths,
+        or state arrays whose names or shapes do not fit the parameters.
+        """
+        who = f"{type(self).__name__}.load_state_dict"
+        if self.target is None:
+            raise RuntimeError(f"{who}: call setup(model) first.")
+        kind = state_dict.get('type')
+        if kind != type(self).__name__:
+            raise ValueError(f"{who}: the state was saved by {kind}, not {type(self).__name__}.")
+        params = dict(self.target.named_params())
+        problems = []
+        for path, st in state_dict['state'].items():
+            param = params.get(path)
+            if param is None:
+                problems.append(f"{path}: no such parameter in the target")
+                continue
+            if set(st) != set(self._state_names):
+                problems.append(f"{path}: state names {sorted(st)}, expected "
+                                f"{sorted(self._state_names)}")
+                continue
+            if param.data is None:
+                problems.append(f"{path}: the parameter is not built yet (call the model once "
+                                "or load its weights first)")
+                continue
+            for name, arr in st.items():
+                if arr.shape != param.data.shape:
+                    problems.append(f"{path}/{name}: shape {arr.shape}, parameter has "
+                                    f"{param.data.shape}")
+        if problems:
+            raise ValueError(f"{who}: the state does not fit the target (nothing was loaded): "
+                             + '; '.join(problems))
+        for k, v in state_dict.get('hyper', {}).items():
+            setattr(self, k, v)
+        for k, v in state_dict.get('scalars', {}).items():
+            setattr(self, k, v)
+        self.state = {}
+        for path, st in state_dict['state'].items():
+            param = params[path]
+            xp = cuda.get_array_module(param.data)
+            self.state[param] = {
+                name: xp.array(arr, dtype=param.data.dtype) for name, arr in st.items()}
+
+    def save_state(self, path):
+        """Write state_dict() to an .npz atomically ('.npz' appended if missing); return the path."""
+        from dezero.layers.base import save_npz_atomic
+        sd = self.state_dict()
+        arrays = {'__type__': np.array(sd['type'])}
+        for k, v in sd['hyper'].items():
+            arrays['hyper/' + k] = np.array(v)
+        for k, v in sd['scalars'].items():
+            arrays['scalars/' + k] = np.array(v)
+        for p, st in sd['state'].items():
+            for name, arr in st.items():
+                arrays['state/' + p + '/' + name] = arr
+        return save_npz_atomic(path, arrays)
+
+    def load_state(self, path):
+        """Read an .npz written by save_state and load_state_dict() it."""
+        from dezero.layers.base import _resolve_npz_path, load_npz
+        path = _resolve_npz_path(path)
+        who = f"{type(self).__name__}.load_state"
+        arrays = load_npz(path, who=who)
+        if '__type__' not in arrays:
+            raise ValueError(f"{who}: {path!r} is not an optimizer state file (no __type__).")
+        sd = {'type': str(arrays.pop('__type__')), 'hyper': {}, 'scalars': {}, 'state': {}}
+        for key, arr in arrays.items():
+            section, _, rest = key.partition('/')
+            if section in ('hyper', 'scalars'):
+                sd[section][rest] = arr.item()
+            elif section == 'state':
+                p, _, name = rest.rpartition('/')
+                sd['state'].setdefault(p, {})[name] = arr
+            else:
+                raise ValueError(f"{who}: unexpected key {key!r} in {path!r}.")
+        self.load_state_dict(sd)
+
+
+# ---------------------------------------------------------------------------
+# Hooks
+# ---------------------------------------------------------------------------
+class WeightDecay:
+    """Hook adding rate * param to each gradient (L2 regularisation)."""
+
+    def __init__(self, rate):
+        self.rate = rate
+
+    def __call__(self, params):
+        rate = float(self.rate)
+        for param in params:
+            # A new grad Variable: one grad object may be shared by several params.
+            param.grad = Variable(param.grad.data + rate * param.data)
+
+
+class ClipGrad:
+    """Hook scaling all gradients by max_norm / total_norm when their global L2 norm exceeds it."""
+
+    def __init__(self, max_norm):
+        self.max_norm = max_norm
+
+    def __call__(self, params):
+        total = 0.0
+        for param in params:
+            g = param.grad.data
+            total += float((g * g).sum())
+        total_norm = math.sqrt(total)
+        rate = self.max_norm / (total_norm + 1e-6)
+        if rate < 1:
+            for param in params:
+                param.grad = Variable(param.grad.data * rate)
+
+
+class FreezeParam:
+    """Hook that drops the gradients of the given Layers or Parameters so they are not updated."""
+
+    def __init__(self, *layers):
+        self.freeze_params = []
+        for layer in layers:
+            if isinstance(layer, Parameter):
+                self.freeze_params.append(layer)
+            elif hasattr(layer, 'params'):
+                self.freeze_params.extend(layer.params())
+            else:
+                raise TypeError(f"FreezeParam: expected Layers or Parameters, got "
+                                f"{type(layer).__name__}.")
+
+    def __call__(self, params):
+        for p in self.freeze_params:
+            p.grad = None
+
+
+# ---------------------------------------------------------------------------
+# Optimizers
+# ---------------------------------------------------------------------------
+class SGD(Optimizer):
+    """Plain stochastic gradient descent: W -= lr * grad."""
+    _hyper_names = ('lr',)
+
+    def __init__(self, lr=0.01):
+        super().__init__()
+        self.lr = lr
+
+    def update_one(self, param):
+        param.data -= float(self.lr) * param.grad.data
+
+
+class MomentumSGD(Optimizer):
+    """SGD with momentum: v = momentum * v - lr * grad; W += v."""
+    _hyper_names = ('lr', 'momentum')
+    _state_names = ('v',)
+
+    def __init__(self, lr=0.01, momentum=0.9):
+        super().__init__()
+        self.lr = lr
+        self.momentum = momentum
+
+    def update_one(self, param):
+        v = self._state_of(param)['v']
+        v *= float(self.momentum)
+        v -= float(self.lr) * param.grad.data
+        param.data += v
+
+
+class AdaGrad(Optimizer):
+    """AdaGrad: h += grad^2; W -= lr * grad / (sqrt(h) + eps)."""
+    _hyper_names = ('lr', 'eps')
+    _state_names = ('h',)
+
+    def __init__(self, lr=0.001, eps=1e-8):
+        super().__init__()
+        self.lr = lr
+        self.eps = eps
+
+    def update_one(self, param):
+        xp = cuda.get_array_module(param.data)
+        h = self._state_of(param)['h']
+        grad = param.grad.data
+        h += grad * grad
+        t = xp.sqrt(h)
+        t += float(self.eps)
+        xp.divide(grad, t, out=t)
+        t *= float(self.lr)
+        param.data -= t
+
+
+class AdaDelta(Optimizer):
+    """AdaDelta (Zeiler 2012): no learning rate, running averages of grad^2 and step^2."""
+    _hyper_names = ('rho', 'eps')
+    _state_names = ('msg', 'msdx')
+
+    def __init__(self, rho=0.95, eps=1e-6):
+        super().__init__()
+        self.rho = rho
+        self.eps = eps
+
+    def update_one(self, param):
+        xp = cuda.get_array_module(param.data)
+        st = self._state_of(param)
+        msg, msdx = st['msg'], st['msdx']
+        rho, eps = float(self.rho), float(self.eps)
+        grad = param.grad.data
+        msg *= rho
+        msg += (1 - rho) * grad * grad
+        dx = xp.sqrt((msdx + eps) / (msg + eps))
+        dx *= grad
+        msdx *= rho
+        msdx += (1 - rho) * dx * dx
+        param.data -= dx
+
+
+class Adam(Optimizer):
+    """Adam: m, v moving averages of grad and grad^2; step lr * m / (sqrt(v) + eps).
+
+    `lr` is the bias-corrected step size alpha * sqrt(1 - beta2^t) / (1 - beta1^t),
+    with t the number of update() calls so far.
+    """
+    _hyper_names = ('alpha', 'beta1', 'beta2', 'eps')
+    _state_names = ('m', 'v')
+    _scalar_names = ('t',)
+
+    def __init__(self, alpha=0.001, beta1=0.9, beta2=0.999, eps=1e-8):
+        super().__init__()
+        self.t = 0
+        self.alpha = alpha
+        self.beta1 = beta1
+        self.beta2 = beta2
+        self.eps = eps
+
+    def update(self, *args, **kwargs):
+        """Advance t, then update every parameter."""
+        self.t += 1
+        super().update(*args, **kwargs)
+
+    @property
+    def lr(self):
+        """Bias-corrected step size for the current t."""
+        fix1 = 1. - math.pow(self.beta1, self.t)
+        fix2 = 1. - math.pow(self.beta2, self.t)
+        return self.alpha * math.sqrt(fix2) / fix1
+
+    def _moments(self, param):
+        xp = cuda.get_array_module(param.data)
+        st = self._state_of(param)
+        m, v = st['m'], st['v']
+        b1, b2 = float(self.beta1), float(self.beta2)
+        grad = param.grad.data
+        # m += (1 - b1) * (grad - m); v += (1 - b2) * (grad^2 - v), with one temporary.
+        t = grad - m
+        t *= 1 - b1
+        m += t
+        xp.multiply(grad, grad, out=t)
+        t -= v
+        t *= 1 - b2
+        v += t
+        # step = lr * m / (sqrt(v) + eps), reusing the temporary.
+        xp.sqrt(v, out=t)
+        t += float(self.eps)
+        xp.divide(m, t, out=t)
+        return t
+
+    def update_one(self, param):
+        step = self._moments(param)
+        step *= self.lr
+        param.data -= step
+
+
+class AdamW(Adam):
+    """Adam with decoupled weight decay: W -= alpha * weight_decay * W before the Adam step."""
+    _hyper_names = ('alpha', 'beta1', 'beta2', 'eps', 'weight_decay')
+
+    def __init__(self, alpha=0.001, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.01):
+        super().__init__(alpha, beta1, beta2, eps)
+        self.weight_decay = weight_decay
+
+    def update_one(self, param):
+        param.data *= 1 - float(self.alpha) * float(self.weight_decay)
+        super().update_one(param)
+
+
+class RMSprop(Optimizer):
+    """RMSprop: v = alpha * v + (1 - alpha) * grad^2; W -= lr * grad / (sqrt(v) + eps)."""
+    _hyper_names = ('lr', 'alpha', 'eps')
+    _state_names = ('v',)
+
+    def __init__(self, lr=0.01, alpha=0.99, eps=1e-8):
+        super().__init__()
+        self.lr = lr
+        self.alpha = alpha
+        self.eps = eps
+
+    def update_one(self, param):
+        xp = cuda.get_array_module(param.data)
+        v = self._state_of(param)['v']
+        a = float(self.alpha)
+        grad = param.grad.data
+        v *= a
+        t = grad * grad
+        t *= 1 - a
+        v += t
+        xp.sqrt(v, out=t)
+        t += float(self.eps)
+        xp.divide(grad, t, out=t)
+        t *= float(self.lr)
+        param.data -= t

@@ -1,6 +1,18 @@
-"""Layer: a container that registers Parameters and sub-Layers in assignment order."""
-import weakref
+"""Layer: a container that registers Parameters and sub-Layers in assignment order.
 
+Checkpoints (save_weights / load_weights) live here too. The file format is a
+plain .npz whose keys are attribute paths ("l0/W", "bn/avg_mean"): every
+Parameter, plus every persistent buffer (running statistics such as
+BatchNorm's avg_mean / avg_var, which are state but not trainable).
+"""
+import os
+import tempfile
+import weakref
+import zipfile
+
+import numpy as np
+
+from dezero import cuda
 from dezero.core import Parameter
 
 
@@ -9,6 +21,7 @@ class Layer:
 
     Assigning a Parameter or a Layer to an attribute registers it, in order, so
     that params() yields every Parameter (nested layers included) deterministically.
+    Persistent non-trainable arrays are declared with register_buffer(name, array).
     Subclasses implement forward(*inputs).
     """
 
@@ -28,12 +41,17 @@ class Layer:
     def __delattr__(self, name):
         if name in self.__dict__.get('_params', ()):
             self._params.remove(name)
+        if name in self.__dict__.get('_buffers', ()):
+            self._buffers.remove(name)
         object.__delattr__(self, name)
 
     def __call__(self, *inputs):
         outputs = self.forward(*inputs)
-        if not isinstance(outputs, tuple):
-            outputs = (outputs,)
+        if outputs.__class__ is not tuple:
+            # The common single-output case: keep it cheap, it runs every step.
+            self.inputs = [weakref.ref(x) for x in inputs if _is_weakrefable(x)]
+            self.outputs = [weakref.ref(outputs)] if _is_weakrefable(outputs) else []
+            return outputs
         self.inputs = [weakref.ref(x) for x in inputs if _is_weakrefable(x)]
         self.outputs = [weakref.ref(y) for y in outputs if _is_weakrefable(y)]
         return outputs if len(outputs) > 1 else outputs[0]
@@ -41,10 +59,20 @@ class Layer:
     def forward(self, *inputs):
         raise NotImplementedError(f"{type(self).__name__}.forward is not implemented")
 
+    # -- registry ------------------------------------------------------------
+    def register_buffer(self, name, value):
+        """Store a persistent, non-trainable array (or None until built) saved with the weights."""
+        if '_buffers' not in self.__dict__:
+            object.__setattr__(self, '_buffers', [])
+        if name not in self._buffers:
+            self._buffers.append(name)
+        object.__setattr__(self, name, value)
+
     def params(self):
         """Yield every Parameter of this layer and its sub-layers, in assignment order."""
-        for name in self.__dict__.get('_params', ()):
-            obj = self.__dict__[name]
+        d = self.__dict__
+        for name in d.get('_params', ()):
+            obj = d[name]
             if isinstance(obj, Layer):
                 yield from obj.params()
             else:
@@ -60,22 +88,209 @@ class Layer:
             else:
                 yield key, obj
 
+    def named_buffers(self, prefix=''):
+        """Yield (path, owner layer, attribute name) for every persistent buffer."""
+        for name in self.__dict__.get('_buffers', ()):
+            yield (prefix + '/' + name if prefix else name), self, name
+        for name in self.__dict__.get('_params', ()):
+            obj = self.__dict__[name]
+            if isinstance(obj, Layer):
+                yield from obj.named_buffers(prefix + '/' + name if prefix else name)
+
+    def _named_param_specs(self, prefix=''):
+        """Yield (path, Parameter, layer, attribute name) to resolve lazy-parameter specs."""
+        for name in self.__dict__.get('_params', ()):
+            obj = self.__dict__[name]
+            key = prefix + '/' + name if prefix else name
+            if isinstance(obj, Layer):
+                yield from obj._named_param_specs(key)
+            else:
+                yield key, obj, self, name
+
+    def lazy_spec(self, name):
+        """(shape with None for unknown sizes, dtype) of a not-yet-built array `name`, or None.
+
+        Layers that create arrays on their first call override this so that
+        load_weights can build them from a checkpoint and still check them.
+        """
+        return None
+
+    def _built_from_checkpoint(self, name, value):
+        """Called after load_weights created the lazy array `name`; layers record inferred sizes."""
+
     def cleargrads(self):
         """Forget the gradients of every Parameter."""
         for param in self.params():
-            param.cleargrad()
+            param.grad = None
 
     def to_cpu(self):
-        """Move every Parameter to NumPy; returns self."""
+        """Move every Parameter and buffer to NumPy; returns self."""
         for param in self.params():
             param.to_cpu()
+        for _, layer, name in self.named_buffers():
+            value = layer.__dict__[name]
+            if value is not None:
+                object.__setattr__(layer, name, cuda.as_numpy(value))
         return self
 
     def to_gpu(self):
-        """Move every Parameter to CuPy; returns self."""
+        """Move every Parameter and buffer to CuPy; returns self (raises without CuPy)."""
         for param in self.params():
             param.to_gpu()
+        for _, layer, name in self.named_buffers():
+            value = layer.__dict__[name]
+            if value is not None:
+                object.__setattr__(layer, name, cuda.as_cupy(value))
         return self
+
+    # -- checkpoints -----------------------------------------------------------
+    def save_weights(self, path):
+        """Write every Parameter and buffer to an .npz keyed by path ("l0/W"), atomically.
+
+        Like np.savez, '.npz' is appended when `path` does not end with it; the
+        final path is returned. The data go to a temporary file in the same
+        folder that then replaces `path`, so an interrupted save never destroys
+        the previous checkpoint. GPU arrays are copied to NumPy (the model stays
+        where it is). Raises ValueError if a lazily-created parameter has not
+        been built yet (call the model on one input first).
+        """
+        arrays = {}
+        unbuilt = []
+        for key, param in self.named_params():
+            if param.data is None:
+                unbuilt.append(key)
+            else:
+                arrays[key] = cuda.as_numpy(param.data)
+        for key, layer, name in self.named_buffers():
+            value = layer.__dict__[name]
+            if value is None:
+                unbuilt.append(key)
+            else:
+                arrays[key] = cuda.as_numpy(value)
+        if unbuilt:
+            raise ValueError(
+                f"{type(self).__name__}.save_weights: parameters {unbuilt} have not been "
+                "created yet (their layers build them from the first input); call the "
+                "model on one batch before saving.")
+        return save_npz_atomic(path, arrays)
+
+    def load_weights(self, path):
+        """Load an .npz written by save_weights; all-or-nothing.
+
+        Every parameter and buffer must be present with the right shape and
+        dtype and no extra keys may appear; otherwise ValueError lists the
+        missing, unexpected and mismatched keys and the model is left untouched.
+        Lazily-created parameters that are not built yet are created from the
+        file (their known sizes and dtype are still checked). Arrays are placed
+        on the device (NumPy/CuPy) each parameter is on; unbuilt ones on NumPy.
+        A path without '.npz' is also tried with it, mirroring save_weights.
+        """
+        path = _resolve_npz_path(path)
+        arrays = load_npz(path, who=f"{type(self).__name__}.load_weights")
+
+        targets = []  # (key, kind, obj, attribute name, current value)
+        for key, param, layer, name in self._named_param_specs():
+            targets.append((key, param, layer, name, param.data))
+        for key, layer, name in self.named_buffers():
+            targets.append((key, None, layer, name, layer.__dict__[name]))
+
+        missing, mismatched = [], []
+        expected = set()
+        for key, param, layer, name, current in targets:
+            expected.add(key)
+            if key not in arrays:
+                missing.append(key)
+                continue
+            arr = arrays[key]
+            if current is not None:
+                want_shape, want_dtype = current.shape, current.dtype
+            else:
+                spec = layer.lazy_spec(name)
+                if spec is None:
+                    want_shape, want_dtype = None, None
+                else:
+                    want_shape, want_dtype = spec
+            problem = _compare(arr, want_shape, want_dtype)
+            if problem:
+                mismatched.append(f"{key}: {problem}")
+        unexpected = sorted(set(arrays) - expected)
+        if missing or unexpected or mismatched:
+            raise ValueError(
+                f"{type(self).__name__}.load_weights: {os.fspath(path)!r} does not match the "
+                f"model (nothing was loaded): missing keys {missing}, unexpected keys "
+                f"{unexpected}, mismatched {mismatched}.")
+
+        # Everything checked: now assign.
+        for key, param, layer, name, current in targets:
+            arr = arrays[key]
+            xp = cuda.get_array_module(current) if current is not None else np
+            value = xp.asarray(arr) if xp is not np else arr
+            if param is not None:
+                param.data = value
+            else:
+                object.__setattr__(layer, name, value)
+            if current is None:
+                layer._built_from_checkpoint(name, value)
+
+
+def _compare(arr, want_shape, want_dtype):
+    problems = []
+    if want_shape is not None:
+        ok = len(arr.shape) == len(want_shape) and all(
+            w is None or w == s for s, w in zip(arr.shape, want_shape))
+        if not ok:
+            shown = tuple('?' if w is None else w for w in want_shape)
+            problems.append(f"shape {arr.shape} in file, model expects {shown}")
+    if want_dtype is not None and arr.dtype != np.dtype(want_dtype):
+        problems.append(f"dtype {arr.dtype} in file, model expects {np.dtype(want_dtype)}")
+    return '; '.join(problems)
+
+
+def _resolve_npz_path(path):
+    path = os.fspath(path)
+    if not os.path.exists(path) and not path.endswith('.npz') and os.path.exists(path + '.npz'):
+        return path + '.npz'
+    return path
+
+
+def save_npz_atomic(path, arrays):
+    """Write arrays (name -> NumPy array) to `path` (+'.npz' if missing) atomically; return the path."""
+    path = os.fspath(path)
+    if not path.endswith('.npz'):
+        path += '.npz'
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix='.' + os.path.basename(path) + '.',
+                               suffix='.tmp')
+    try:
+        with os.fdopen(fd, 'wb') as f:
+            np.savez(f, **arrays)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+    return path
+
+
+def load_npz(path, who='load_npz'):
+    """Read every array of an .npz (no pickles) into a dict; ValueError naming the file if corrupt."""
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"{who}: no such file {path!r}")
+    try:
+        npz = np.load(path, allow_pickle=False)
+        if not isinstance(npz, np.lib.npyio.NpzFile):
+            raise ValueError("it holds a single array, not an .npz archive")
+        with npz:
+            return {key: npz[key] for key in npz.files}
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile, KeyError) as e:
+        raise ValueError(
+            f"{who}: cannot read {path!r}: the file is truncated, corrupt or not an .npz "
+            f"written by save_weights ({type(e).__name__}: {e})") from e
 
 
 def _is_weakrefable(x):
