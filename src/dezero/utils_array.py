@@ -1,6 +1,36 @@
 """Array helpers shared by Functions (raw arrays in, raw arrays out)."""
 import numpy as np
 
+try:
+    AxisError = np.exceptions.AxisError
+except AttributeError:  # NumPy < 1.25
+    AxisError = np.AxisError
+
+
+def normalize_axis(axis, ndim, op='dezero', shape=None):
+    """Return axis (None, int or sequence of ints, negatives allowed) as a sorted tuple of
+    non-negative ints; None means every axis.
+
+    Raises AxisError (a ValueError and an IndexError) naming op, the axis and ndim when an
+    axis is out of range, and ValueError for repeated axes.
+    """
+    if axis is None:
+        return tuple(range(ndim))
+    axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
+    out = []
+    for a in axes:
+        if not isinstance(a, (int, np.integer)) or isinstance(a, bool):
+            raise TypeError(f"{op}: axis must be an int, a tuple of ints or None, got "
+                            f"{type(a).__name__} {a!r}.")
+        if not -ndim <= a < ndim:
+            where = f" of shape {shape}" if shape is not None else ""
+            raise AxisError(f"{op}: axis {int(a)} is out of bounds for an array of {ndim} "
+                            f"dimension(s){where}; use an axis in [{-ndim}, {ndim - 1}].")
+        out.append(int(a) % ndim)
+    if len(set(out)) != len(out):
+        raise ValueError(f"{op}: repeated axis in {axis!r} (for {ndim} dimension(s)).")
+    return tuple(sorted(out))
+
 
 def sum_to(x, shape):
     """Sum array x down to shape, undoing NumPy broadcasting.
@@ -8,53 +38,62 @@ def sum_to(x, shape):
     Raises ValueError when x's shape cannot have been broadcast from shape.
     """
     shape = tuple(shape)
+    x_shape = x.shape
+    if x_shape == shape:
+        return x
     ndim = len(shape)
     lead = x.ndim - ndim
-    if lead < 0 or any(s != 1 and s != xs for s, xs in zip(shape, x.shape[lead:])):
-        raise ValueError(f"sum_to: cannot sum an array of shape {x.shape} to shape {shape}; "
+    if lead < 0 or any(s != 1 and s != xs for s, xs in zip(shape, x_shape[lead:])):
+        raise ValueError(f"sum_to: cannot sum an array of shape {x_shape} to shape {shape}; "
                          "the target must be a shape that broadcasts to it.")
     lead_axes = tuple(range(lead))
-    axes = tuple(i + lead for i, s in enumerate(shape) if s == 1 and x.shape[i + lead] != 1)
+    axes = tuple(i + lead for i, s in enumerate(shape) if s == 1 and x_shape[i + lead] != 1)
+    if not axes:
+        # only leading axes to drop: a plain sum gives the right shape directly
+        y = x.sum(lead_axes)
+        return y.reshape(shape) if y.shape != shape else y
     y = x.sum(lead_axes + axes, keepdims=True)
     if lead > 0:
-        y = y.squeeze(lead_axes)
+        y = y.reshape(shape)
     return y
 
 
 def reshape_sum_backward(gy, x_shape, axis, keepdims):
-    """Reshape gy (the gradient of a sum over axis) so that it broadcasts to x_shape."""
-    ndim = len(x_shape)
-    tupled_axis = axis
-    if axis is None:
-        tupled_axis = None
-    elif not isinstance(axis, tuple):
-        tupled_axis = (axis,)
+    """Reshape gy (the gradient of a sum over axis) so that it broadcasts to x_shape.
 
-    if not (ndim == 0 or tupled_axis is None or keepdims):
-        actual_axis = sorted(a if a >= 0 else a + ndim for a in tupled_axis)
-        shape = list(gy.shape)
-        for a in actual_axis:
-            shape.insert(a, 1)
+    gy may be an array or a Variable (both have reshape); axis may be None, an int or a
+    tuple, negatives allowed.
+    """
+    ndim = len(x_shape)
+    if ndim == 0 or keepdims:
+        return gy  # already has the keepdims shape (or is 0-d)
+    if axis is None:
+        shape = (1,) * ndim
     else:
-        shape = gy.shape
-    return gy.reshape(shape)
+        axes = normalize_axis(axis, ndim, 'sum', x_shape)
+        shape = list(gy.shape)
+        for a in axes:
+            shape.insert(a, 1)
+    return gy.reshape(tuple(shape))
 
 
 def max_backward_shape(x, axis):
-    """The keepdims shape of a max/min over axis of x."""
-    if axis is None:
-        axis = range(x.ndim)
-    elif isinstance(axis, int):
-        axis = (axis,)
-    axis = [a if a >= 0 else a + x.ndim for a in axis]
-    return [s if i not in axis else 1 for i, s in enumerate(x.shape)]
+    """The keepdims shape of a max/min over axis of x (a list, as in the book)."""
+    axes = normalize_axis(axis, x.ndim, 'max')
+    return [s if i not in axes else 1 for i, s in enumerate(x.shape)]
 
 
 def logsumexp(x, axis=1):
-    """log(sum(exp(x), axis, keepdims=True)), computed without overflow."""
+    """log(sum(exp(x), axis, keepdims=True)), computed without overflow.
+
+    The max is subtracted first; a non-finite max (all -inf, or +inf) is replaced by 0 so
+    that the result is -inf / +inf instead of NaN.
+    """
     from dezero.cuda import get_array_module
     xp = get_array_module(x)
     m = x.max(axis=axis, keepdims=True)
+    if m.dtype.kind == 'f':
+        xp.copyto(m, 0, where=~xp.isfinite(m))
     y = x - m
     xp.exp(y, out=y)
     s = y.sum(axis=axis, keepdims=True)

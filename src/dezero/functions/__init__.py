@@ -9,12 +9,26 @@ from dezero.functions.math import (  # noqa: F401
     Abs, Cos, Exp, Log, Sin, Sqrt, Square, Tanh, abs, cos, exp, log, sin, sqrt, square, tanh)
 # --- shape ---
 from dezero.functions.shape import (  # noqa: F401
-    BroadcastTo, Reshape, SumTo, Transpose, broadcast_to, reshape, sum_to, transpose)
+    BroadcastTo, Concat, GetItem, GetItemGrad, Reshape, Split, SumTo, Transpose, Where,
+    broadcast_to, concat, expand_dims, flatten, get_item, reshape, split, squeeze, stack,
+    sum_to, transpose, where)
 # --- reduce ---
-from dezero.functions.reduce import Sum, sum  # noqa: F401
+from dezero.functions.reduce import (  # noqa: F401
+    Average, Clip, LogSumExp, Max, Min, Sum, average, clip, logsumexp, max, mean, min, sum)
 # --- linalg ---
-from dezero.functions.linalg import Linear, MatMul, linear, matmul  # noqa: F401
+from dezero.functions.linalg import (  # noqa: F401
+    Linear, MatMul, linear, linear_simple, matmul)
 # --- activation ---
+from dezero.functions.activation import (  # noqa: F401
+    LeakyReLU, LogSoftmax, ReLU, Sigmoid, Softmax, leaky_relu, log_softmax, relu, sigmoid,
+    sigmoid_simple, softmax, softmax_simple)
 # --- loss ---
+from dezero.functions.loss import (  # noqa: F401
+    BinaryCrossEntropy, MeanSquaredError, SigmoidCrossEntropy, SoftmaxCrossEntropy, accuracy,
+    binary_cross_entropy, mean_squared_error, mean_squared_error_simple, sigmoid_cross_entropy,
+    softmax_cross_entropy, softmax_cross_entropy_simple)
 # --- normalization ---
+from dezero.functions.normalization import (  # noqa: F401
+    BatchNorm, Dropout, batch_nrom, batch_norm, dropout)
+from dezero.functions.embed import EmbedID, EmbedIDGrad, embed_id  # noqa: F401
 # --- conv ---

@@ -1,43 +1,108 @@
-"""Linear algebra: matmul and linear."""
-from dezero.core import Function, as_variable
-from dezero.functions.shape import sum_to
+"""Linear algebra: matmul (1-D, 2-D and batched N-D, NumPy's rules) and linear.
+
+Backward passes are written with dezero Functions (matmul, transpose, reshape, sum_to), so
+create_graph=True works through them.
+"""
+from dezero.core import Function
+from dezero.functions.shape import _swap_last, expand_dims, reshape, sum_to, transpose
+
+
+def _matmul_error(op, x, W):
+    return ValueError(f"{op}: shapes {x.shape} and {W.shape} are not aligned: the last axis "
+                      f"of x ({x.shape[-1] if x.ndim else 'none, 0-d'}) must equal the "
+                      f"{'first' if W.ndim == 1 else 'second-to-last'} axis of W "
+                      f"({W.shape[0] if W.ndim == 1 else W.shape[-2] if W.ndim else 'none, 0-d'})"
+                      ", and batch axes must broadcast (0-d operands are not allowed).")
 
 
 class MatMul(Function):
+    """y = x @ W with NumPy's matmul rules; gradients are summed back to each operand's shape."""
+
     def forward(self, x, W):
-        return x.dot(W)
+        try:
+            return x @ W
+        except ValueError:
+            raise _matmul_error('matmul', x, W) from None
 
     def backward(self, gy):
         x, W = self.inputs
-        gx = matmul(gy, W.T)
-        gW = matmul(x.T, gy)
+        xd, wd = x.data, W.data
+        if xd.ndim == 2 and wd.ndim == 2:  # the common case, kept short
+            return matmul(gy, transpose(W)), matmul(transpose(x), gy)
+        x2, W2, g2 = x, W, gy
+        # 1-D operands act as a row (x) or a column (W) that matmul then drops
+        if xd.ndim == 1:
+            x2 = reshape(x, (1, xd.shape[0]))
+        if wd.ndim == 1:
+            W2 = reshape(W, (wd.shape[0], 1))
+        if xd.ndim == 1 and wd.ndim == 1:
+            g2 = reshape(gy, (1, 1))
+        elif xd.ndim == 1:
+            g2 = expand_dims(gy, -2)
+        elif wd.ndim == 1:
+            g2 = expand_dims(gy, -1)
+        gx = matmul(g2, _swap_last(W2))
+        if W2.ndim == 2 and x2.ndim > 2:
+            # one big product instead of a batch of them summed afterwards
+            k, m = W2.shape
+            gW = matmul(transpose(reshape(x2, (-1, k))), reshape(g2, (-1, m)))
+        else:
+            gW = sum_to(matmul(_swap_last(x2), g2), W2.shape)
+        gx = reshape(sum_to(gx, x2.shape), xd.shape)
+        gW = reshape(gW, wd.shape)
         return gx, gW
 
 
 def matmul(x, W):
-    """Matrix product x @ W of 2-D operands."""
+    """Matrix product x @ W: 1-D, 2-D and batched N-D operands with NumPy's broadcasting."""
     return MatMul()(x, W)
 
 
 class Linear(Function):
+    """y = x @ W (+ b). Keeps only its inputs; gW is one matmul and gb one sum."""
+
     def forward(self, x, W, b=None):
-        y = x.dot(W)
+        if W.ndim != 2:
+            raise ValueError(f"linear: W must be 2-D (in_size, out_size), got shape {W.shape} "
+                             f"(x has shape {x.shape}).")
+        try:
+            y = x @ W
+        except ValueError:
+            raise _matmul_error('linear', x, W) from None
         if b is not None:
-            y += b
+            try:
+                y += b  # in place: no second (N, out) temporary
+            except ValueError:
+                raise ValueError(f"linear: bias of shape {b.shape} does not broadcast to the "
+                                 f"output shape {y.shape} (x {x.shape} @ W {W.shape}); "
+                                 f"use a bias of shape ({W.shape[1]},).") from None
         return y
 
     def backward(self, gy):
-        x, W = self.inputs[:2]
-        gx = matmul(gy, W.T)
-        gW = matmul(x.T, gy)
-        if len(self.inputs) == 3:
-            gb = sum_to(gy, self.inputs[2].shape)
-            return gx, gW, gb
+        inputs = self.inputs
+        x, W = inputs[0], inputs[1]
+        gx = matmul(gy, transpose(W))
+        ndim = x.data.ndim
+        if ndim == 2:
+            gW = matmul(transpose(x), gy)
+        else:
+            k, m = W.data.shape
+            gW = matmul(transpose(reshape(x, (-1, k))), reshape(gy, (-1, m)))
+        if len(inputs) == 3:
+            return gx, gW, sum_to(gy, inputs[2].data.shape)
         return gx, gW
 
 
 def linear(x, W, b=None):
-    """x @ W + b for x of shape (N, in) and W of shape (in, out)."""
+    """x @ W + b for x of shape (..., in) and W of shape (in, out); b (out,) or None."""
     if b is None:
         return Linear()(x, W)
     return Linear()(x, W, b)
+
+
+def linear_simple(x, W, b=None):
+    """The book's linear built from matmul and add (two graph nodes instead of one)."""
+    t = matmul(x, W)
+    if b is None:
+        return t
+    return t + b

@@ -1,21 +1,47 @@
-"""Reductions: sum, average (mean), ..."""
+"""Reductions: sum, average (mean), max, min, logsumexp, and clip.
+
+Axis arguments take None (every axis), an int or a tuple of ints, negatives allowed; an
+out-of-range axis raises AxisError (a ValueError) naming the axis and the number of
+dimensions. Backward passes are written with dezero Functions (create_graph works).
+"""
+import numpy as np
+
 from dezero import utils_array
-from dezero.core import Function
+from dezero.core import Function, Variable
+from dezero.cuda import get_array_module
 from dezero.functions.shape import broadcast_to, reshape
+from dezero.utils_array import normalize_axis
+
+
+def _axis_arg(axis, ndim, op, shape):
+    """Validate axis; return it as None or a tuple of non-negative ints (NumPy accepts both)."""
+    if axis is None:
+        return None
+    return normalize_axis(axis, ndim, op, shape)
+
+
+def _grad_to_input(gy, x_shape, axis, keepdims):
+    """Broadcast the gradient of a reduction back to the input's shape."""
+    if not keepdims and axis is not None and gy.ndim:
+        gy = reshape(gy, utils_array.reshape_sum_backward(gy.data, x_shape, axis, False).shape)
+    return broadcast_to(gy, x_shape)
 
 
 class Sum(Function):
+    """y = x.sum(axis, keepdims); the gradient is broadcast back."""
+
     def __init__(self, axis, keepdims):
         self.axis = axis
         self.keepdims = keepdims
 
     def forward(self, x):
         self.x_shape = x.shape
+        if self.axis is not None:
+            self.axis = normalize_axis(self.axis, x.ndim, 'sum', x.shape)
         return x.sum(axis=self.axis, keepdims=self.keepdims)
 
     def backward(self, gy):
-        shape = utils_array.reshape_sum_backward(gy, self.x_shape, self.axis, self.keepdims).shape
-        return broadcast_to(reshape(gy, shape), self.x_shape)
+        return _grad_to_input(gy, self.x_shape, self.axis, self.keepdims)
 
 
 def sum(x, axis=None, keepdims=False):
@@ -23,3 +49,174 @@ def sum(x, axis=None, keepdims=False):
     if isinstance(axis, list):
         axis = tuple(axis)
     return Sum(axis, keepdims)(x)
+
+
+class Average(Function):
+    """y = x.mean(axis, keepdims); the gradient is gy / n broadcast back."""
+
+    def __init__(self, axis, keepdims):
+        self.axis = axis
+        self.keepdims = keepdims
+
+    def forward(self, x):
+        self.x_shape = x.shape
+        self.axis = _axis_arg(self.axis, x.ndim, 'average', x.shape)
+        y = x.mean(axis=self.axis, keepdims=self.keepdims)
+        self.scale = y.size / x.size if x.size else 0.0
+        return y
+
+    def backward(self, gy):
+        return _grad_to_input(gy * self.scale, self.x_shape, self.axis, self.keepdims)
+
+
+def average(x, axis=None, keepdims=False):
+    """Mean of x over axis (int, tuple or None for all), optionally keeping the reduced dims."""
+    if isinstance(axis, list):
+        axis = tuple(axis)
+    return Average(axis, keepdims)(x)
+
+
+mean = average
+
+
+class _MaxMin(Function):
+    """Shared body of Max and Min.
+
+    Ties: the gradient is split evenly among the tied extrema (each of k tied elements gets
+    gy / k), like torch.amax; it is a valid subgradient and keeps the total equal to gy.
+    """
+    _reduce = 'max'
+
+    def __init__(self, axis, keepdims):
+        self.axis = axis
+        self.keepdims = keepdims
+
+    def forward(self, x):
+        name = self._reduce
+        if x.size == 0:
+            raise ValueError(f"{name}: the input has no elements (shape {x.shape}); "
+                             f"{name} of an empty array is undefined.")
+        self.axis = _axis_arg(self.axis, x.ndim, name, x.shape)
+        return getattr(x, name)(axis=self.axis, keepdims=self.keepdims)
+
+    def backward(self, gy):
+        x, = self.inputs
+        xd = x.data
+        # recompute the keepdims extremum from x: the output may have been freed
+        m = getattr(xd, self._reduce)(axis=self.axis, keepdims=True)
+        mask = (xd == m).astype(gy.dtype)
+        mask /= mask.sum(axis=self.axis, keepdims=True)
+        return _grad_to_input(gy, xd.shape, self.axis, self.keepdims) * mask
+
+
+class Max(_MaxMin):
+    """y = x.max(axis, keepdims); ties split the gradient evenly."""
+    _reduce = 'max'
+
+
+class Min(_MaxMin):
+    """y = x.min(axis, keepdims); ties split the gradient evenly."""
+    _reduce = 'min'
+
+
+def max(x, axis=None, keepdims=False):
+    """Maximum of x over axis; the gradient goes to the arg-max (split evenly among ties)."""
+    if isinstance(axis, list):
+        axis = tuple(axis)
+    return Max(axis, keepdims)(x)
+
+
+def min(x, axis=None, keepdims=False):
+    """Minimum of x over axis; the gradient goes to the arg-min (split evenly among ties)."""
+    if isinstance(axis, list):
+        axis = tuple(axis)
+    return Min(axis, keepdims)(x)
+
+
+class Clip(Function):
+    """y = clip(x, x_min, x_max); the gradient passes where x_min <= x <= x_max."""
+
+    def __init__(self, x_min, x_max):
+        self.x_min = x_min
+        self.x_max = x_max
+
+    def forward(self, x):
+        xp = get_array_module(x)
+        lo, hi = self.x_min, self.x_max
+        # cast the bounds to x's dtype: NumPy 2 would promote float32 with np.float64 bounds
+        if lo is not None:
+            lo = self.x_min = xp.asarray(lo, dtype=x.dtype)
+        if hi is not None:
+            hi = self.x_max = xp.asarray(hi, dtype=x.dtype)
+        for name, b in (('x_min', lo), ('x_max', hi)):
+            if b is not None and b.ndim:
+                try:
+                    ok = np.broadcast_shapes(b.shape, x.shape) == x.shape
+                except ValueError:
+                    ok = False
+                if not ok:
+                    raise ValueError(f"clip: {name} of shape {b.shape} does not broadcast to "
+                                     f"x's shape {x.shape} without changing it.")
+        return xp.clip(x, lo, hi)
+
+    def backward(self, gy):
+        x, = self.inputs
+        xd = x.data
+        mask = None
+        if self.x_min is not None:
+            mask = xd >= self.x_min
+        if self.x_max is not None:
+            upper = xd <= self.x_max
+            mask = upper if mask is None else mask & upper
+        if mask is None:
+            return gy
+        return gy * mask.astype(gy.dtype)
+
+
+def clip(x, x_min, x_max):
+    """Clip x into [x_min, x_max] (either bound may be None); the gradient is 1 inside the
+    range (bounds included) and 0 outside."""
+    if x_min is None and x_max is None:
+        raise ValueError("clip: at least one of x_min and x_max must be given, got both None.")
+    if isinstance(x_min, Variable):
+        x_min = x_min.data
+    if isinstance(x_max, Variable):
+        x_max = x_max.data
+    return Clip(x_min, x_max)(x)
+
+
+class LogSumExp(Function):
+    """y = log(sum(exp(x), axis, keepdims)), stable for large inputs; the gradient is
+    softmax(x) along axis times gy."""
+
+    def __init__(self, axis, keepdims):
+        self.axis = axis
+        self.keepdims = keepdims
+
+    def forward(self, x):
+        axis = _axis_arg(self.axis, x.ndim, 'logsumexp', x.shape)
+        self.axis = axis
+        y = utils_array.logsumexp(x, axis)
+        if not self.keepdims:
+            y = y.reshape(tuple(s for i, s in enumerate(y.shape)
+                                if axis is not None and i not in axis))
+        return y
+
+    def backward(self, gy):
+        from dezero.functions.math import exp
+        x, = self.inputs
+        y = self.outputs[0]() if self.outputs else None
+        if y is None:  # the output was dropped: rebuild it (still differentiable in x)
+            y = LogSumExp(self.axis, self.keepdims)(x)
+        y_b = _grad_to_input(y, x.shape, self.axis, self.keepdims)
+        g_b = _grad_to_input(gy, x.shape, self.axis, self.keepdims)
+        return g_b * exp(x - y_b)
+
+
+def logsumexp(x, axis=1, keepdims=False):
+    """log(sum(exp(x), axis)) without overflow, differentiable (the array helper
+    dezero.utils.logsumexp keeps the reduced dims; this one does when keepdims=True)."""
+    if isinstance(axis, list):
+        axis = tuple(axis)
+    return LogSumExp(axis, keepdims)(x)
+
