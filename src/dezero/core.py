@@ -750,7 +750,8 @@ def pow(x, c):
         return PowVariable()(x, c)
     if not isinstance(x, Variable):
         x = as_variable(as_array(x))
-    return Pow(c)(x)
+    scalar = _scalar(c, x)
+    return Pow(c if scalar is None else scalar)(x)
 
 
 def rpow(x, c):
