@@ -55,8 +55,18 @@ class Tanh(Function):
         return get_array_module(x).tanh(x)
 
     def backward(self, gy):
-        y = self.outputs[0]()
+        return TanhGrad()(self.outputs[0](), gy)
+
+
+class TanhGrad(Function):
+    """gy * (1 - y^2) fused into one Function (tanh's backward is on hot paths)."""
+
+    def forward(self, y, gy):
         return gy * (1 - y * y)
+
+    def backward(self, ggx):
+        y, gy = self.inputs
+        return ggx * gy * y * -2.0, ggx * (1 - y * y)
 
 
 class Sqrt(Function):
