@@ -1,0 +1,288 @@
+"""A small training loop shared by the examples and `python -m dezero train`.
+
+fit() runs epochs of mini-batch training with a progress bar (tqdm when installed,
+a plain fallback otherwise), evaluates on a test loader after each epoch and
+returns the history: one dict per epoch with epoch, train_loss, train_acc,
+test_loss, test_acc and seconds. save_history() writes it as CSV or JSON and
+plot_history() draws the loss and accuracy curves (Matplotlib, imported lazily).
+"""
+import csv
+import io
+import json
+import math
+import os
+import sys
+import time
+
+import dezero.functions as F
+from dezero.core import no_grad, test_mode
+from dezero._atomic import atomic_path, write_text
+
+HISTORY_KEYS = ('epoch', 'train_loss', 'train_acc', 'test_loss', 'test_acc', 'seconds')
+PLOT_EXTRA = "pip install 'dezero[plot]'"
+
+# Refresh the bar's loss/accuracy text every this many batches: formatting it on
+# every batch would cost more than the small models' steps themselves.
+_POSTFIX_EVERY = 16
+
+
+# ---------------------------------------------------------------------------
+# Progress bars
+# ---------------------------------------------------------------------------
+class _PlainBar:
+    """The fallback when tqdm is missing: one line per epoch, redrawn in place on a terminal."""
+
+    def __init__(self, total, desc, file=None):
+        self.total, self.desc, self.n, self.postfix = total, desc, 0, ''
+        self.file = sys.stderr if file is None else file
+        self.tty = hasattr(self.file, 'isatty') and self.file.isatty()
+        self._last = 0.0
+
+    def update(self, n=1):
+        self.n += n
+        if self.tty:
+            now = time.perf_counter()
+            if now - self._last > 0.1:
+                self._last = now
+                self._draw('\r')
+
+    def set_postfix_str(self, text, refresh=True):
+        self.postfix = text
+
+    def _draw(self, start, end=''):
+        total = self.total
+        if total:
+            filled = int(20 * min(self.n, total) / total)
+            bar = f' [{"#" * filled}{"." * (20 - filled)}] {self.n}/{total}'
+        else:
+            bar = f' {self.n}'
+        self.file.write(f'{start}{self.desc}{bar} {self.postfix}{end}')
+        self.file.flush()
+
+    def close(self):
+        self._draw('\r' if self.tty else '', '\n')
+
+
+class _NoBar:
+    def update(self, n=1):
+        pass
+
+    def set_postfix_str(self, text, refresh=True):
+        pass
+
+    def close(self):
+        pass
+
+
+def progress_bar(total, desc, enabled=True):
+    """A progress bar over `total` steps: tqdm when installed, else a plain text line.
+
+    The returned object has update(n), set_postfix_str(text) and close().
+    """
+    if not enabled:
+        return _NoBar()
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        return _PlainBar(total, desc)
+    return tqdm(total=total, desc=desc, unit='batch', leave=True, dynamic_ncols=True)
+
+
+def _loader_length(loader):
+    n = getattr(loader, 'max_iter', None)
+    if n is None and hasattr(loader, '__len__'):
+        n = len(loader)
+    return n
+
+
+# ---------------------------------------------------------------------------
+# The loop
+# ---------------------------------------------------------------------------
+def _fmt(loss, acc):
+    text = f'loss {loss:.4f}'
+    return text if acc is None else f'{text} acc {acc:.4f}'
+
+
+def evaluate(model, loader, loss_fn=F.softmax_cross_entropy, acc_fn=F.accuracy):
+    """Mean loss and accuracy (None without acc_fn) of model over loader, in test mode."""
+    sum_loss = sum_acc = 0.0
+    count = 0
+    with no_grad(), test_mode():
+        for x, t in loader:
+            y = model(x)
+            n = len(t)
+            sum_loss += float(loss_fn(y, t).data) * n
+            if acc_fn is not None:
+                sum_acc += float(acc_fn(y, t).data) * n
+            count += n
+    if count == 0:
+        raise ValueError(f"evaluate: the loader {type(loader).__name__} yielded no batches; "
+                         "check that its data set is not empty.")
+    return sum_loss / count, (sum_acc / count if acc_fn is not None else None)
+
+
+def fit(model, optimizer, train_loader, test_loader=None, epochs=10,
+        loss_fn=F.softmax_cross_entropy, acc_fn=F.accuracy, gpu=False, progress=True,
+        on_epoch_end=None, history=None):
+    """Train model with optimizer for `epochs` epochs; return the history (a list of dicts).
+
+    Args:
+        model: a Layer/Model called as model(x) on a batch.
+        optimizer: an Optimizer already set up on model (optimizer.setup(model)).
+        train_loader, test_loader: iterables of (x, t) batches that restart each epoch
+            (DataLoader). test_loader (optional) is evaluated after every epoch.
+        epochs: train until the history holds this many epochs.
+        loss_fn: loss(y, t) -> Variable (default softmax cross entropy, integer labels).
+        acc_fn: accuracy(y, t) -> Variable, or None for no accuracy (regression).
+        gpu: move model and loaders to the GPU first (needs CuPy).
+        progress: show a progress bar per epoch.
+        on_epoch_end: a callable, or a list of them, called with each epoch's record
+            after it is appended; a callback returning True stops training.
+        history: a history to continue (resuming); new records are appended to it.
+
+    Each record is {'epoch', 'train_loss', 'train_acc', 'test_loss', 'test_acc',
+    'seconds'}, with None for what was not measured. On KeyboardInterrupt the
+    history keeps every complete epoch and the exception propagates.
+    """
+    history = [] if history is None else history
+    callbacks = [] if on_epoch_end is None else (
+        list(on_epoch_end) if isinstance(on_epoch_end, (list, tuple)) else [on_epoch_end])
+    if gpu:
+        model.to_gpu()
+        for loader in (train_loader, test_loader):
+            if loader is not None:
+                loader.to_gpu()
+    total = _loader_length(train_loader)
+    start = history[-1]['epoch'] if history else 0
+    for epoch in range(start + 1, epochs + 1):
+        t0 = time.perf_counter()
+        bar = progress_bar(total, f'epoch {epoch}/{epochs}', progress)
+        sum_loss = sum_acc = 0.0
+        count = 0
+        try:
+            for i, (x, t) in enumerate(train_loader, 1):
+                y = model(x)
+                loss = loss_fn(y, t)
+                model.cleargrads()
+                loss.backward()
+                optimizer.update()
+                n = len(t)
+                sum_loss += float(loss.data) * n
+                if acc_fn is not None:
+                    sum_acc += float(acc_fn(y, t).data) * n
+                count += n
+                bar.update(1)
+                if i % _POSTFIX_EVERY == 0:
+                    bar.set_postfix_str(_fmt(sum_loss / count,
+                                             sum_acc / count if acc_fn else None), refresh=False)
+            if count == 0:
+                raise ValueError(f"fit: the train loader {type(train_loader).__name__} yielded "
+                                 "no batches; check that its data set is not empty.")
+            record = {'epoch': epoch, 'train_loss': sum_loss / count,
+                      'train_acc': sum_acc / count if acc_fn is not None else None,
+                      'test_loss': None, 'test_acc': None}
+            text = _fmt(record['train_loss'], record['train_acc'])
+            if test_loader is not None:
+                record['test_loss'], record['test_acc'] = evaluate(
+                    model, test_loader, loss_fn, acc_fn)
+                text += ' | test ' + _fmt(record['test_loss'], record['test_acc'])
+            record['seconds'] = time.perf_counter() - t0
+            bar.set_postfix_str(text, refresh=False)
+        finally:
+            bar.close()
+        history.append(record)
+        stop = False
+        for cb in callbacks:
+            stop = bool(cb(record)) or stop
+        if stop:
+            break
+    return history
+
+
+# ---------------------------------------------------------------------------
+# Saving and plotting the history
+# ---------------------------------------------------------------------------
+def _records(history):
+    """History as a list of dicts, whether given as that or as a dict of lists."""
+    if isinstance(history, dict):
+        n = len(history.get('epoch', ()))
+        return [{k: history[k][i] for k in history} for i in range(n)]
+    return list(history)
+
+
+def load_history(path):
+    """Read a history written by save_history (.json or .csv) back as a list of dicts."""
+    path = os.fspath(path)
+    if path.endswith('.json'):
+        with open(path, encoding='utf-8') as f:
+            return json.load(f)
+    with open(path, newline='', encoding='utf-8') as f:
+        rows = list(csv.DictReader(f))
+    return [{k: (None if v == '' else int(v) if k == 'epoch' else float(v))
+             for k, v in row.items()} for row in rows]
+
+
+def save_history(history, path):
+    """Write the history (one row per epoch) to path, as JSON or CSV after its extension."""
+    path = os.fspath(path)
+    records = _records(history)
+    if path.endswith('.json'):
+        write_text(path, json.dumps(records, indent=1) + '\n')
+    elif path.endswith('.csv'):
+        keys = list(HISTORY_KEYS) + [k for r in records[:1] for k in r if k not in HISTORY_KEYS]
+        buf = io.StringIO()
+        writer = csv.DictWriter(buf, fieldnames=keys, extrasaction='ignore', lineterminator='\n')
+        writer.writeheader()
+        for r in records:
+            writer.writerow({k: '' if r.get(k) is None else r[k] for k in keys})
+        write_text(path, buf.getvalue())
+    else:
+        raise ValueError(f"save_history: cannot tell the format of {path!r}; use a .csv or "
+                         ".json extension.")
+    return path
+
+
+def plot_history(history, to_file='history.png'):
+    """Draw the loss (and accuracy, when measured) curves of a history into an image file.
+
+    Uses Matplotlib's Agg canvas directly (no pyplot, no global backend change).
+    Raises ImportError naming the extra to install when Matplotlib is missing.
+    """
+    try:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+        from matplotlib.ticker import MaxNLocator
+    except ImportError as e:
+        raise ImportError(f"plot_history needs Matplotlib: {PLOT_EXTRA} "
+                          f"(or pip install matplotlib); {e}") from e
+    records = _records(history)
+    if not records:
+        raise ValueError("plot_history: the history is empty; train at least one epoch.")
+    epochs = [r['epoch'] for r in records]
+
+    def series(key):
+        values = [r.get(key) for r in records]
+        if all(v is None for v in values):
+            return None
+        return [math.nan if v is None else v for v in values]
+
+    panels = [('loss', 'train_loss', 'test_loss'), ('accuracy', 'train_acc', 'test_acc')]
+    panels = [p for p in panels if series(p[1]) is not None or series(p[2]) is not None]
+    fig = Figure(figsize=(4.5 * len(panels), 3.4), dpi=100, layout='tight')
+    FigureCanvasAgg(fig)
+    for k, (title, train_key, test_key) in enumerate(panels, 1):
+        ax = fig.add_subplot(1, len(panels), k)
+        for key, label in ((train_key, 'train'), (test_key, 'test')):
+            values = series(key)
+            if values is not None:
+                ax.plot(epochs, values, marker='.' if len(epochs) < 30 else None, label=label)
+        ax.set_xlabel('epoch')
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set_title(title)
+        ax.grid(alpha=0.3)
+        ax.legend()
+    to_file = os.fspath(to_file)
+    ext = os.path.splitext(to_file)[1][1:].lower() or 'png'
+    with atomic_path(to_file) as tmp:
+        fig.savefig(tmp, format=ext)
+    return to_file
