@@ -5,6 +5,8 @@ from dezero.core import (  # noqa: F401
 from dezero import cuda, functions, utils  # noqa: F401
 from dezero import layers, models, optimizers  # noqa: F401
 from dezero import datasets, dataloaders, transforms  # noqa: F401
+from dezero.datasets import Dataset  # noqa: F401
+from dezero.dataloaders import DataLoader, SeqDataLoader  # noqa: F401
 from dezero.layers import Layer  # noqa: F401
 from dezero.models import Model  # noqa: F401
 

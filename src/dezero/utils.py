@@ -6,3 +6,4 @@ from dezero.utils_array import (  # noqa: F401
     get_conv_outsize, get_deconv_outsize, logsumexp, max_backward_shape, pair,
     reshape_sum_backward, sum_to)
 from dezero.graph import get_dot_graph, plot_dot_graph  # noqa: F401
+from dezero.download import get_file  # noqa: F401
