@@ -41,27 +41,34 @@ def pin_torch(threads):
     return torch
 
 
-def _calibrate(fn, target=0.2):
+def _calibrate(fn, target=0.2, sync=None):
     n = 1
     while True:
         start = time.perf_counter()
         for _ in range(n):
             fn()
+        if sync is not None:
+            sync()
         elapsed = time.perf_counter() - start
         if elapsed >= target or n >= 1 << 20:
             return max(1, int(n * target / max(elapsed, 1e-9)))
         n *= 2
 
 
-def compare(workloads, rounds=7, repeat=0, warmup=2):
+def compare(workloads, rounds=7, repeat=0, warmup=2, syncs=None):
     """Time each named callable in alternating rounds; return {name: median seconds per call}.
 
     workloads: dict name -> zero-argument callable (one step / one op chain).
+    syncs: optional dict name -> callable run before each timer read (GPU synchronisation).
     """
-    for fn in workloads.values():
+    syncs = syncs or {}
+    for name, fn in workloads.items():
         for _ in range(warmup):
             fn()
-    counts = {name: repeat or _calibrate(fn) for name, fn in workloads.items()}
+        if name in syncs:
+            syncs[name]()
+    counts = {name: repeat or _calibrate(fn, sync=syncs.get(name))
+              for name, fn in workloads.items()}
     samples = {name: [] for name in workloads}
     for _ in range(rounds):
         for name, fn in workloads.items():
@@ -69,6 +76,8 @@ def compare(workloads, rounds=7, repeat=0, warmup=2):
             start = time.perf_counter()
             for _ in range(n):
                 fn()
+            if name in syncs:
+                syncs[name]()
             samples[name].append((time.perf_counter() - start) / n)
     return {name: statistics.median(values) for name, values in samples.items()}
 

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# The GPU verification, run once on a machine with an NVIDIA GPU, CuPy and PyTorch (CUDA):
+# the CuPy-backend half of the test suite, then the GPU benchmark. Finishes in under 5 minutes.
+# Results go to $OUT (default ./gpu_out): device.txt, gpu_tests.txt, gpu_bench.txt.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+OUT=${OUT:-./gpu_out}
+mkdir -p "$OUT"
+export PYTHONPATH="$PWD/src${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
+status=0
+{ nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv
+  python3 -c "import numpy, cupy, torch; print('numpy', numpy.__version__, 'cupy', cupy.__version__, 'torch', torch.__version__)"
+} 2>&1 | tee "$OUT/device.txt"
+timeout 150 python3 -m pytest -q -p no:cacheprovider -m gpu tests 2>&1 | tee "$OUT/gpu_tests.txt" || status=1
+timeout 120 python3 benchmarks/bench_gpu.py --rounds 5 2>&1 | tee "$OUT/gpu_bench.txt" || status=1
+exit $status
