@@ -91,6 +91,8 @@ def logsumexp(x, axis=1):
     """
     from dezero.cuda import get_array_module
     xp = get_array_module(x)
+    if x.ndim == 0:
+        return xp.array(x)  # log(exp(x)) == x; NumPy's 0-d arithmetic gives scalars
     m = x.max(axis=axis, keepdims=True)
     if m.dtype.kind == 'f':
         xp.copyto(m, 0, where=~xp.isfinite(m))
