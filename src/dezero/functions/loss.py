@@ -1,0 +1,259 @@
+"""Losses and metrics: mean_squared_error, softmax_cross_entropy, sigmoid_cross_entropy,
+binary_cross_entropy, accuracy (and the book's simple forms).
+
+Conventions: logits x of shape (N, C), integer labels t of shape (N,); the losses are
+summed over the samples and divided by N = len(x), as in the book.
+"""
+import numpy as np
+
+from dezero.core import Config, Function, Variable, as_array, as_variable
+from dezero.cuda import get_array_module
+from dezero.functions.activation import sigmoid, softmax, softmax_simple
+from dezero.functions.math import log
+from dezero.functions.reduce import sum as _sum
+
+
+def _data(x):
+    return x.data if isinstance(x, Variable) else x
+
+
+def _len(x):
+    return x.shape[0] if x.ndim > 0 else 1
+
+
+# ---------------------------------------------------------------------------
+# Mean squared error
+# ---------------------------------------------------------------------------
+def _check_same_shape(name, x0, x1, hint):
+    if x0.shape != x1.shape:
+        raise ValueError(f"{name}: the two inputs must have the same shape, got {x0.shape} and "
+                         f"{x1.shape}; {hint}")
+
+
+class MeanSquaredError(Function):
+    def forward(self, x0, x1):
+        _check_same_shape('mean_squared_error', x0, x1,
+                          'reshape one of them (e.g. t.reshape(y.shape)).')
+        diff = x0 - x1
+        return (diff * diff).sum() / _len(diff)
+
+    def backward(self, gy):
+        x0, x1 = self.inputs
+        diff = x0 - x1
+        gx0 = gy * diff * (2.0 / _len(diff))
+        return gx0, -gx0
+
+
+def mean_squared_error(x0, x1):
+    """sum((x0 - x1) ** 2) / len(x0): the squared error summed and averaged over the first axis."""
+    return MeanSquaredError()(x0, x1)
+
+
+def mean_squared_error_simple(x0, x1):
+    """The book's mean_squared_error composed of sub, pow, sum and div."""
+    x0, x1 = as_variable(x0), as_variable(x1)
+    _check_same_shape('mean_squared_error_simple', x0, x1,
+                      'reshape one of them (e.g. t.reshape(y.shape)).')
+    diff = x0 - x1
+    return _sum(diff ** 2) / _len(diff)
+
+
+# ---------------------------------------------------------------------------
+# Softmax cross entropy
+# ---------------------------------------------------------------------------
+def _check_labels(name, x, t, ignore_label=None):
+    """Validate logits (N, C) and integer labels (N,) in [0, C); returns t as an integer array."""
+    if x.ndim != 2:
+        raise ValueError(f"{name}: x must be logits of shape (N, C), got shape {x.shape}; "
+                         "reshape it, e.g. x.reshape(len(x), -1).")
+    t = _data(t)
+    if t.dtype.kind not in 'iu':
+        raise TypeError(f"{name}: t must hold integer class labels, got dtype {t.dtype}; "
+                        "convert it with t.astype(np.int64) (one-hot targets are not accepted).")
+    n, c = x.shape
+    if t.shape != (n,):
+        raise ValueError(f"{name}: t must have shape ({n},) to match x of shape {x.shape}, got "
+                         f"shape {t.shape}.")
+    if n:
+        valid = t if ignore_label is None else t[t != ignore_label]
+        if valid.size:
+            lo, hi = int(valid.min()), int(valid.max())
+            if lo < 0 or hi >= c:
+                extra = '' if ignore_label is None else f' (or ignore_label={ignore_label})'
+                raise ValueError(f"{name}: labels must lie in [0, {c}){extra} for x of shape "
+                                 f"{x.shape}, got labels in [{lo}, {hi}].")
+    return t
+
+
+class SoftmaxCrossEntropy(Function):
+    """Mean of -log softmax(x)[i, t[i]] over the samples whose label is not ignore_label."""
+
+    def __init__(self, t, ignore_label=None):
+        self.t = t
+        self.ignore_label = ignore_label
+
+    def forward(self, x):
+        t = _check_labels('softmax_cross_entropy', x, self.t, self.ignore_label)
+        xp = get_array_module(x)
+        n = x.shape[0]
+        rows = xp.arange(n)
+        if self.ignore_label is None:
+            mask = None
+            count = n
+        else:
+            mask = t != self.ignore_label
+            count = int(mask.sum())
+            t = xp.where(mask, t, 0)
+        # One log-sum-exp: z = x - max, e = exp(z), loss_i = log(sum(e_i)) - z[i, t_i].
+        z = x - x.max(axis=1, keepdims=True)
+        z_t = z[rows, t]
+        xp.exp(z, out=z)
+        s = z.sum(axis=1, keepdims=True)
+        losses = xp.log(s[:, 0]) - z_t
+        if mask is not None:
+            losses *= mask
+        scale = 1.0 / max(count, 1)
+        if Config.enable_backprop:
+            # Backward needs only softmax = e / s, the labels and the per-sample weights.
+            self.e, self.s, self.t_safe = z, s, t
+            self.weight = x.dtype.type(scale) if mask is None else (
+                mask[:, None] * x.dtype.type(scale)).astype(x.dtype)
+        return losses.sum() * x.dtype.type(scale)
+
+    def backward(self, gy):
+        x, = self.inputs
+        xp = get_array_module(self.e)
+        rows = xp.arange(len(self.e))
+        if Config.enable_backprop:
+            # create_graph: the same gradient built of Functions so it can be differentiated.
+            onehot = xp.zeros_like(self.e)
+            onehot[rows, self.t_safe] = 1
+            return (softmax(x) - onehot) * (gy * self.weight)
+        # First order only (the training hot path): (softmax - onehot) * gy / N in place.
+        gx = self.e / self.s
+        gx[rows, self.t_safe] -= 1
+        gx *= gy.data * self.weight
+        return Variable(gx)
+
+
+def softmax_cross_entropy(x, t, ignore_label=None):
+    """Mean cross entropy of softmax(x) against integer labels.
+
+    Args:
+        x: logits of shape (N, C).
+        t: integer labels of shape (N,) in [0, C).
+        ignore_label: samples whose label equals it contribute nothing; the mean is
+            taken over the others (the loss is 0 when every sample is ignored).
+    """
+    return SoftmaxCrossEntropy(_data(t), ignore_label)(x)
+
+
+def softmax_cross_entropy_simple(x, t):
+    """softmax_cross_entropy composed of softmax_simple, a one-hot pick, log and sum (the
+    book's teaching form; it is not clipped, so a probability that underflows gives inf)."""
+    x = as_variable(x)
+    t = _check_labels('softmax_cross_entropy_simple', x.data, t)
+    n = len(x)
+    p = softmax_simple(x)
+    # Pick p[i, t_i] with a one-hot product (differentiable without get_item).
+    onehot = get_array_module(x.data).eye(x.shape[1], dtype=x.dtype)[t]
+    p_t = _sum(p * onehot, axis=1)
+    return -_sum(log(p_t)) / n
+
+
+# ---------------------------------------------------------------------------
+# Binary losses
+# ---------------------------------------------------------------------------
+def _float_targets(name, x, t):
+    """t as an array of x's shape and float dtype (same size required; (N,) fits (N, 1))."""
+    t = _data(t)
+    if t.shape != x.shape:
+        if t.size != x.size:
+            raise ValueError(f"{name}: t must have the shape of the input {x.shape}, got "
+                             f"shape {t.shape}.")
+        t = t.reshape(x.shape)
+    return t.astype(x.dtype, copy=False)
+
+
+class SigmoidCrossEntropy(Function):
+    def __init__(self, t):
+        self.t = t
+
+    def forward(self, x):
+        if x.ndim == 0 or x.dtype.kind != 'f':
+            raise ValueError(f"sigmoid_cross_entropy: x must be a float array of logits with at "
+                             f"least one axis, got shape {x.shape} and dtype {x.dtype}.")
+        t = self.t = _float_targets('sigmoid_cross_entropy', x, self.t)
+        xp = get_array_module(x)
+        # -t log s(x) - (1 - t) log(1 - s(x)) = max(x, 0) - x t + log(1 + exp(-|x|)): no overflow.
+        loss = xp.maximum(x, 0) - x * t + xp.log1p(xp.exp(-xp.abs(x)))
+        return loss.sum() / _len(x)
+
+    def backward(self, gy):
+        x, = self.inputs
+        return (sigmoid(x) - self.t) * (gy * (1.0 / _len(x)))
+
+
+def sigmoid_cross_entropy(x, t):
+    """Mean binary cross entropy of sigmoid(x) against targets t in [0, 1], without overflow.
+
+    x holds logits of any shape (N, ...); t has the same shape (or size); the sum is
+    divided by N = len(x). t is a constant (no gradient flows to it).
+    """
+    return SigmoidCrossEntropy(_data(t))(x)
+
+
+class BinaryCrossEntropy(Function):
+    # The logs are clamped at -100 (as PyTorch does) so p = 0 or 1 gives a finite loss.
+    _LOG_FLOOR = -100.0
+    _TINY = 1e-12
+
+    def __init__(self, t):
+        self.t = t
+
+    def forward(self, p):
+        if p.ndim == 0 or p.dtype.kind != 'f':
+            raise ValueError(f"binary_cross_entropy: p must be a float array of probabilities "
+                             f"with at least one axis, got shape {p.shape} and dtype {p.dtype}.")
+        xp = get_array_module(p)
+        if p.size and (float(p.min()) < 0 or float(p.max()) > 1):
+            raise ValueError(f"binary_cross_entropy: p must hold probabilities in [0, 1], got "
+                             f"values in [{float(p.min())}, {float(p.max())}]; pass logits to "
+                             "sigmoid_cross_entropy instead.")
+        t = self.t = _float_targets('binary_cross_entropy', p, self.t)
+        with np.errstate(divide='ignore'):
+            log_p = xp.maximum(xp.log(p), self._LOG_FLOOR)
+            log_q = xp.maximum(xp.log1p(-p), self._LOG_FLOOR)
+        loss = t * log_p + (1 - t) * log_q
+        return -loss.sum() / _len(p)
+
+    def backward(self, gy):
+        p, = self.inputs
+        denom = p * (1 - p)
+        # Keep the denominator off zero at p = 0 or 1; a zero constant elsewhere.
+        xp = get_array_module(denom.data)
+        denom = denom + xp.maximum(self._TINY - denom.data, 0).astype(denom.dtype, copy=False)
+        return (p - self.t) / denom * (gy * (1.0 / _len(p)))
+
+
+def binary_cross_entropy(p, t):
+    """Mean binary cross entropy of probabilities p against targets t: the sum of
+    -(t log p + (1 - t) log(1 - p)) divided by N = len(p); t is a constant."""
+    return BinaryCrossEntropy(_data(t))(p)
+
+
+# ---------------------------------------------------------------------------
+# Metrics
+# ---------------------------------------------------------------------------
+def accuracy(y, t):
+    """Fraction of rows whose argmax over axis 1 equals the label; a Variable with no graph.
+
+    y: scores of shape (N, C) (a Variable or an array); t: labels of shape (N,).
+    """
+    y, t = _data(y), _data(t)
+    if y.ndim != 2 or y.shape[0] != t.size:
+        raise ValueError(f"accuracy: y must be scores of shape (N, C) and t labels of shape "
+                         f"(N,), got shapes {y.shape} and {t.shape}.")
+    pred = y.argmax(axis=1).reshape(t.shape)
+    acc = (pred == t).mean()
+    return Variable(as_array(acc, get_array_module(y)))

@@ -1,0 +1,165 @@
+"""Regularisation and normalisation: dropout and batch_norm.
+
+Both read Config.train: dropout is the identity in test mode, batch_norm uses the
+running statistics instead of the batch's.
+"""
+from dezero.core import Config, Function, Variable, as_variable
+from dezero.cuda import get_array_module
+from dezero.functions.reduce import sum as _sum
+from dezero.functions.shape import reshape
+
+
+# ---------------------------------------------------------------------------
+# Dropout
+# ---------------------------------------------------------------------------
+class Dropout(Function):
+    """y = x * mask, where mask holds 0 or 1 / (1 - ratio) (inverted dropout)."""
+
+    def __init__(self, mask):
+        self.mask = mask
+
+    def forward(self, x):
+        return x * self.mask
+
+    def backward(self, gy):
+        return gy * self.mask
+
+
+def dropout(x, dropout_ratio=0.5):
+    """Zero each element with probability dropout_ratio and scale the rest by
+    1 / (1 - dropout_ratio) in training; the identity in test mode (Config.train False).
+
+    The mask is drawn with `xp.random.rand(*x.shape) > dropout_ratio` from the global
+    generator, as the book does, so seeded scripts reproduce its numbers.
+    """
+    if isinstance(dropout_ratio, bool) or not isinstance(dropout_ratio, (int, float)) \
+            or not 0 <= dropout_ratio < 1:
+        raise ValueError(f"dropout: dropout_ratio must be a number in [0, 1), got "
+                         f"{dropout_ratio!r}.")
+    x = as_variable(x)
+    if not Config.train:
+        return x
+    xp = get_array_module(x)
+    dtype = x.dtype if x.dtype.kind == 'f' else xp.dtype('float64')
+    mask = (xp.random.rand(*x.shape) > dropout_ratio).astype(dtype)
+    mask /= dtype.type(1.0 - dropout_ratio)
+    return Dropout(mask)(x)
+
+
+# ---------------------------------------------------------------------------
+# Batch normalisation
+# ---------------------------------------------------------------------------
+def _bn_layout(name, x, gamma, beta, mean, var):
+    """The reduction axes and the (1, C, 1, ...) parameter shape for x of shape (N, C, ...)."""
+    if x.ndim < 2:
+        raise ValueError(f"{name}: x must have shape (N, C) or (N, C, H, W), got shape {x.shape}.")
+    c = x.shape[1]
+    for label, a in (('gamma', gamma), ('beta', beta), ('mean', mean), ('var', var)):
+        if a.shape != (c,):
+            raise ValueError(f"{name}: {label} must have shape ({c},) to match the {c} channels "
+                             f"of x of shape {x.shape}, got shape {a.shape}.")
+    axes = (0,) + tuple(range(2, x.ndim))
+    pshape = (1, c) + (1,) * (x.ndim - 2)
+    return axes, pshape
+
+
+class BatchNorm(Function):
+    """y = gamma * (x - mu) / sqrt(var + eps) + beta over the channel axis 1.
+
+    In training mu and var are the batch's (and the running mean/var arrays are
+    updated in place); in test mode they are the running arrays.
+    """
+
+    def __init__(self, mean, var, decay, eps, train):
+        self.mean = mean
+        self.var = var
+        self.decay = decay
+        self.eps = eps
+        self.train = train
+
+    def forward(self, x, gamma, beta):
+        xp = get_array_module(x)
+        axes, pshape = _bn_layout('batch_norm', x, gamma, beta, self.mean, self.var)
+        self.axes, self.pshape = axes, pshape
+        if not self.train:
+            dtype = x.dtype
+            inv_std = 1 / xp.sqrt(self.var.astype(dtype) + self.eps)
+            # Copies: the running arrays may be updated before backward runs.
+            self.inv_std = inv_std.reshape(pshape)
+            self.shift = self.mean.astype(dtype).reshape(pshape)
+            scale = gamma * inv_std
+            scale = scale.reshape(pshape)
+            return x * scale + (beta.reshape(pshape) - self.shift * scale)
+
+        m = x.size // x.shape[1]
+        mu = x.mean(axis=axes, keepdims=True)
+        xhat = x - mu
+        batch_var = (xhat * xhat).mean(axis=axes, keepdims=True)
+        inv_std = 1 / xp.sqrt(batch_var + self.eps)
+        xhat *= inv_std
+        y = xhat * gamma.reshape(pshape)
+        y += beta.reshape(pshape)
+
+        # Running statistics, in place; the variance is the unbiased m / (m - 1) estimate.
+        decay = self.decay
+        adjust = m / max(m - 1, 1)
+        self.mean *= decay
+        self.mean += (1 - decay) * mu.reshape(-1)
+        self.var *= decay
+        self.var += ((1 - decay) * adjust) * batch_var.reshape(-1)
+
+        if Config.enable_backprop:
+            self.m, self.xhat, self.inv_std = m, xhat, inv_std
+        return y
+
+    def backward(self, gy):
+        x, gamma, beta = self.inputs
+        axes, pshape = self.axes, self.pshape
+        if not self.train:
+            # Statistics are constants here: y is affine in x.
+            xhat = (x - self.shift) * self.inv_std
+            gx = gy * (reshape(gamma, pshape) * self.inv_std)
+            return gx, _sum(gy * xhat, axis=axes), _sum(gy, axis=axes)
+        if Config.enable_backprop:
+            return self._backward_graph(gy)
+        # First order only (training hot path): raw arrays saved by forward.
+        m, xhat, inv_std = self.m, self.xhat, self.inv_std
+        g = gy.data
+        gbeta = g.sum(axis=axes, keepdims=True)
+        ggamma = (g * xhat).sum(axis=axes, keepdims=True)
+        gx = xhat * (ggamma / m)
+        gx += gbeta / m
+        gx = g - gx
+        gx *= gamma.data.reshape(pshape) * inv_std
+        return Variable(gx), Variable(ggamma.reshape(-1)), Variable(gbeta.reshape(-1))
+
+    def _backward_graph(self, gy):
+        # create_graph: the same formulas built of Functions, with the batch statistics
+        # recomputed from x so that they are differentiated too.
+        x, gamma, beta = self.inputs
+        axes, pshape, m = self.axes, self.pshape, self.m
+        xc = x - _sum(x, axis=axes, keepdims=True) / m
+        inv_std = (_sum(xc * xc, axis=axes, keepdims=True) / m + self.eps) ** -0.5
+        xhat = xc * inv_std
+        gbeta = _sum(gy, axis=axes, keepdims=True)
+        ggamma = _sum(gy * xhat, axis=axes, keepdims=True)
+        gx = (reshape(gamma, pshape) * inv_std) * (gy - gbeta / m - xhat * ggamma / m)
+        return gx, reshape(ggamma, (-1,)), reshape(gbeta, (-1,))
+
+
+def batch_norm(x, gamma, beta, mean, var, decay=0.9, eps=2e-5):
+    """Batch normalisation over axis 1 of x (N, C) or (N, C, H, W).
+
+    Args:
+        gamma, beta: scale and shift of shape (C,).
+        mean, var: running statistics, arrays of shape (C,); in training they are
+            updated in place (mean = decay * mean + (1 - decay) * batch mean, and
+            likewise var with the unbiased batch variance); in test mode
+            (Config.train False) they normalise x.
+    """
+    mean = mean.data if isinstance(mean, Variable) else mean
+    var = var.data if isinstance(var, Variable) else var
+    return BatchNorm(mean, var, decay, eps, Config.train)(x, gamma, beta)
+
+
+batch_nrom = batch_norm  # the book's misspelt name

@@ -1,0 +1,138 @@
+"""Tests for dezero.functions.activation: sigmoid, relu, leaky_relu, softmax, log_softmax."""
+import numpy as np
+import pytest
+
+import dezero.functions as F
+from dezero import Variable, cuda
+from dezero.utils import check_double_backward, gradient_check
+
+
+def _ref_softmax(x, axis=1):
+    e = np.exp(x - x.max(axis=axis, keepdims=True))
+    return e / e.sum(axis=axis, keepdims=True)
+
+
+def _smooth_input(shape, seed=0):
+    # Away from 0 so that relu/leaky_relu's kink is not straddled by the finite differences.
+    x = np.random.RandomState(seed).randn(*shape)
+    return np.where(np.abs(x) < 0.1, 0.5, x)
+
+
+def _ids(v):
+    return v if isinstance(v, str) else ''
+
+
+ELEMENTWISE = [
+    ('sigmoid', F.sigmoid, lambda x: 1 / (1 + np.exp(-x))),
+    ('sigmoid_simple', F.sigmoid_simple, lambda x: 1 / (1 + np.exp(-x))),
+    ('relu', F.relu, lambda x: np.maximum(x, 0)),
+    ('leaky_relu', F.leaky_relu, lambda x: np.where(x > 0, x, 0.2 * x)),
+]
+
+ROWWISE = [
+    ('softmax', F.softmax, _ref_softmax),
+    ('softmax_simple', F.softmax_simple, _ref_softmax),
+    ('log_softmax', F.log_softmax, lambda x, axis=1: np.log(_ref_softmax(x, axis))),
+]
+
+
+@pytest.mark.parametrize('name,f,ref', ELEMENTWISE + ROWWISE, ids=_ids)
+def test_forward_matches_reference(name, f, ref, xp):
+    x = _smooth_input((3, 4))
+    y = f(Variable(xp.asarray(x)))
+    np.testing.assert_allclose(cuda.as_numpy(y.data), ref(x), rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize('name,f,ref', ELEMENTWISE + ROWWISE, ids=_ids)
+def test_float32_stays_float32(name, f, ref):
+    x = _smooth_input((2, 3)).astype(np.float32)
+    y = f(Variable(x))
+    assert y.dtype == np.float32
+    y.backward()
+    assert y.creator is not None
+
+
+@pytest.mark.parametrize('name,f,ref', ELEMENTWISE + ROWWISE, ids=_ids)
+@pytest.mark.parametrize('shape', [(3, 4), (2, 3, 2)])
+def test_gradient_check(name, f, ref, shape, xp):
+    assert gradient_check(f, xp.asarray(_smooth_input(shape)))
+
+
+@pytest.mark.parametrize('name,f,ref', ELEMENTWISE + ROWWISE, ids=_ids)
+def test_double_backward(name, f, ref, xp):
+    assert check_double_backward(f, xp.asarray(_smooth_input((3, 4), seed=1)))
+
+
+@pytest.mark.parametrize('f', [F.softmax, F.softmax_simple, F.log_softmax])
+@pytest.mark.parametrize('axis', [0, 2, -1, (1, 2)])
+def test_rowwise_other_axes(f, axis):
+    x = _smooth_input((2, 3, 4))
+    y = f(x, axis=axis)
+    expected = _ref_softmax(x, axis)
+    if f is F.log_softmax:
+        expected = np.log(expected)
+    np.testing.assert_allclose(y.data, expected, rtol=1e-12, atol=1e-12)
+    assert gradient_check(f, x, axis=axis)
+
+
+@pytest.mark.parametrize('f,name', [(F.softmax, 'softmax'), (F.softmax_simple, 'softmax_simple'),
+                                    (F.log_softmax, 'log_softmax')])
+def test_rowwise_bad_axis_is_a_value_error(f, name):
+    with pytest.raises(ValueError, match=rf"{name}: axis 2 is out of range .*\(2, 3\)"):
+        f(np.zeros((2, 3)), axis=2)
+
+
+def test_leaky_relu_slope_and_dtype():
+    x = np.array([[-2.0, 3.0]], dtype=np.float32)
+    y = F.leaky_relu(x, slope=np.float64(0.1))
+    assert y.dtype == np.float32
+    np.testing.assert_allclose(y.data, [[-0.2, 3.0]], rtol=1e-6)
+    xv = Variable(x)
+    F.leaky_relu(xv, slope=0.1).backward()
+    assert xv.grad.dtype == np.float32
+    np.testing.assert_allclose(xv.grad.data, [[0.1, 1.0]], rtol=1e-6)
+    assert gradient_check(F.leaky_relu, _smooth_input((3, 3)), slope=0.01)
+
+
+def test_relu_gradient_is_the_positive_mask():
+    x = Variable(np.array([-1.0, 0.0, 2.0, 3.0]))
+    y = F.relu(x)
+    y.backward()
+    np.testing.assert_array_equal(x.grad.data, [0.0, 0.0, 1.0, 1.0])
+
+
+# --- numerical stability at logits of +-1000 -------------------------------------------
+BIG = np.array([[1000.0, -1000.0, 0.0], [-1000.0, -1000.0, 1000.0]])
+
+
+@pytest.mark.parametrize('dtype', [np.float32, np.float64])
+def test_sigmoid_is_stable_at_1000(dtype):
+    x = Variable(BIG.astype(dtype))
+    with np.errstate(all='raise'):
+        y = F.sigmoid(x)
+        y.backward()
+    np.testing.assert_array_equal(y.data, [[1, 0, 0.5], [0, 0, 1]])
+    np.testing.assert_array_equal(x.grad.data, [[0, 0, 0.25], [0, 0, 0]])
+
+
+@pytest.mark.parametrize('f', [F.softmax, F.softmax_simple, F.log_softmax])
+@pytest.mark.parametrize('dtype', [np.float32, np.float64])
+def test_softmax_family_is_stable_at_1000(f, dtype):
+    x = Variable(BIG.astype(dtype))
+    with np.errstate(over='raise', invalid='raise', divide='raise'):
+        y = f(x)
+        w = np.arange(6, dtype=dtype).reshape(2, 3)
+        (y * w).sum().backward()
+    assert y.dtype == dtype
+    assert np.all(np.isfinite(y.data)) and np.all(np.isfinite(x.grad.data))
+    if f is F.log_softmax:
+        np.testing.assert_allclose(y.data, [[0, -2000, -1000], [-2000, -2000, 0]])
+    else:
+        np.testing.assert_allclose(y.data, [[1, 0, 0], [0, 0, 1]], atol=1e-30)
+
+
+def test_log_softmax_gradient_at_1000_matches_closed_form():
+    x = Variable(BIG)
+    F.log_softmax(x).sum().backward()
+    # d/dx sum_j log_softmax_j = 1 - C * softmax
+    np.testing.assert_allclose(x.grad.data, 1 - 3 * _ref_softmax(BIG), atol=1e-12)
