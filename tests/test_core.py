@@ -452,3 +452,23 @@ def test_top_level_names():
         assert hasattr(dezero, name), name
     dezero.setup_variable()
     assert (Variable(np.array(1.0)) + 1.0).data == 2.0
+
+
+def test_arrays_wrapped_by_a_call_are_marked_as_not_needing_gradients():
+    from dezero.core import needs_grad
+
+    seen = {}
+
+    class Probe(Function):
+        def forward(self, a, b):
+            return a * b
+
+        def backward(self, gy):
+            a, b = self.inputs
+            seen['flags'] = (needs_grad(a), needs_grad(b))
+            return gy * b, gy * a
+
+    w = Variable(np.array([2.0]))
+    Probe()(np.array([3.0]), w).backward()
+    assert seen['flags'] == (False, True)
+    assert w.grad.data == 3.0

@@ -324,6 +324,27 @@ def _output_grads(f):
     return gys
 
 
+class _Constant(Variable):
+    """An array that a Function call wrapped on the fly: nobody can read its gradient."""
+    __slots__ = ()
+
+
+def needs_grad(v):
+    """False for arrays that a Function wrapped itself (their gradient is unobservable), so
+    a backward may skip computing it (as the first layer's input gradient)."""
+    return v.__class__ is not _Constant
+
+
+def _wrap_constant(data):
+    v = _new_object(_Constant)
+    v.data = data
+    v.name = None
+    v.grad = None
+    v.creator = None
+    v.generation = 0
+    return v
+
+
 def _wrap(data):
     """A fresh Variable around an array that is already known to be valid."""
     v = _new_object(Variable)
@@ -386,7 +407,7 @@ def _as_input(value, like):
     if not _is_array(value):
         raise TypeError(f"dezero: cannot combine a Variable with {type(value).__name__}; "
                         "use a number, an ndarray or a Variable.")
-    return _wrap(value)
+    return _wrap_constant(value)
 
 
 # ---------------------------------------------------------------------------
@@ -475,9 +496,10 @@ def _inputs_to_variables(inputs, func):
         if isinstance(x, Variable):
             result.append(x)
         elif _is_array(x):
-            result.append(_wrap(x))
+            result.append(_wrap_constant(x))
         elif np.isscalar(x) and isinstance(x, (int, float, bool, np.number)):
-            result.append(_wrap(_constant_like(x, like) if like is not None else np.array(x)))
+            result.append(_wrap_constant(_constant_like(x, like) if like is not None
+                                         else np.array(x)))
         else:
             raise TypeError(
                 f"{type(func).__name__}: inputs must be Variables, ndarrays or numbers, got "
