@@ -3,7 +3,7 @@
 Backward passes are written with dezero Functions (matmul, transpose, reshape, sum_to), so
 create_graph=True works through them.
 """
-from dezero.core import Function
+from dezero.core import Function, needs_grad
 from dezero.functions.shape import _swap_last, expand_dims, reshape, sum_to, transpose
 
 
@@ -28,7 +28,9 @@ class MatMul(Function):
         x, W = self.inputs
         xd, wd = x.data, W.data
         if xd.ndim == 2 and wd.ndim == 2:  # the common case, kept short
-            return matmul(gy, transpose(W)), matmul(transpose(x), gy)
+            gx = matmul(gy, transpose(W)) if needs_grad(x) else None
+            gW = matmul(transpose(x), gy) if needs_grad(W) else None
+            return gx, gW
         x2, W2, g2 = x, W, gy
         # 1-D operands act as a row (x) or a column (W) that matmul then drops
         if xd.ndim == 1:
@@ -81,7 +83,8 @@ class Linear(Function):
     def backward(self, gy):
         inputs = self.inputs
         x, W = inputs[0], inputs[1]
-        gx = matmul(gy, transpose(W))
+        # a batch passed as a plain array needs no gradient: skip the (N, in) product
+        gx = matmul(gy, transpose(W)) if needs_grad(x) else None
         ndim = x.data.ndim
         if ndim == 2:
             gW = matmul(transpose(x), gy)
