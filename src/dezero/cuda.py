@@ -5,6 +5,8 @@ never pays for it (or fails because of it).
 """
 import numpy as np
 
+_ndarray = np.ndarray
+
 _cupy = None
 _cupy_error = None
 
@@ -59,7 +61,9 @@ def is_cupy_array(x):
 
 def get_array_module(x):
     """Return numpy or cupy, whichever the data of x (a Variable or an array) belongs to."""
-    data = getattr(x, 'data', x) if not isinstance(x, np.ndarray) else x
+    if x.__class__ is _ndarray:
+        return np
+    data = x if isinstance(x, _ndarray) else getattr(x, 'data', x)
     if is_cupy_array(data):
         return _load_cupy()
     return np
