@@ -1,0 +1,63 @@
+"""`python -m dezero`: train a model (`train`) or draw a computational graph (`graph`)."""
+import argparse
+import sys
+
+EXAMPLES = """examples:
+  python -m dezero train                          MLP on the spiral set, a few seconds
+  python -m dezero train --dataset digits --model cnn --epochs 5
+  python -m dezero train --resume runs/<timestamp> --epochs 60
+  python -m dezero graph --expr tanh --order 2 -o tanh2.png
+  python -m dezero graph --run runs/<timestamp> -o model.svg
+"""
+
+
+def build_parser():
+    """The argparse parser with the train and graph subcommands."""
+    from dezero.cli import graph, train
+    parser = argparse.ArgumentParser(
+        prog='python -m dezero', epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description='dezero: a define-by-run deep-learning framework (Deep Learning from '
+                    'Scratch 3).')
+    sub = parser.add_subparsers(dest='command', metavar='{train,graph}')
+    train.add_parser(sub)
+    graph.add_parser(sub)
+    return parser
+
+
+def demo():
+    """A few lines that show define-by-run differentiation at work."""
+    import numpy as np
+    import dezero.functions as F
+    from dezero import Variable
+    x = Variable(np.array(1.0))
+    y = F.tanh(x)
+    y.backward(create_graph=True)
+    gx = x.grad
+    x.cleargrad()
+    gx.backward()
+    return ("demo: y = tanh(x) at x = 1\n"
+            f"  y        = {float(y.data):.6f}\n"
+            f"  dy/dx    = {float(gx.data):.6f}   (1 - y^2)\n"
+            f"  d2y/dx2  = {float(x.grad.data):.6f}   (backward of the backward, "
+            "create_graph=True)")
+
+
+def main(argv=None):
+    """Entry point of `python -m dezero` and the `dezero` script; returns the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        print()
+        print(demo())
+        return 0
+    try:
+        return args.func(args)
+    except KeyboardInterrupt:
+        print('\ninterrupted', file=sys.stderr)
+        return 130
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,261 @@
+"""`python -m dezero train`: train a model on a data set and save everything in a run folder.
+
+A run folder holds config.json (enough to rebuild the model), model.npz,
+optimizer.npz, history.csv / history.json (one row per epoch) and history.png.
+Weights, optimizer state and history are saved after every epoch, so Ctrl-C or
+a crash loses at most the epoch in progress, and --resume continues from there.
+"""
+import argparse
+import json
+import os
+import sys
+import time
+
+import numpy as np
+
+from dezero import __version__
+from dezero._atomic import write_text
+from dezero.cli import data, nets
+
+CONFIG = 'config.json'
+WEIGHTS = 'model.npz'
+OPTIMIZER_STATE = 'optimizer.npz'
+HISTORY_CSV, HISTORY_JSON, HISTORY_PNG = 'history.csv', 'history.json', 'history.png'
+
+# Defaults per data set: small enough to finish quickly on a CPU, large enough to learn.
+PRESETS = {
+    'spiral': dict(hidden=[32, 32], epochs=30, batch_size=30),
+    'digits': dict(hidden=[64], epochs=15, batch_size=32),
+    'mnist': dict(hidden=[256], epochs=5, batch_size=100),
+    'fashion-mnist': dict(hidden=[256], epochs=5, batch_size=100),
+    'cifar10': dict(hidden=[256], epochs=5, batch_size=100),
+}
+LEARNING_RATES = {  # per data set and optimizer; adamw uses adam's
+    'spiral': {'sgd': 1.0, 'momentum': 0.1, 'adam': 0.02},
+    'digits': {'sgd': 0.1, 'momentum': 0.05, 'adam': 0.005},
+    None: {'sgd': 0.1, 'momentum': 0.05, 'adam': 0.001},
+}
+# Settings a resumed run takes from its config.json.
+SAVED_SETTINGS = ('dataset', 'model', 'hidden', 'optimizer', 'lr', 'batch_size', 'seed')
+
+
+def _sizes(text):
+    try:
+        sizes = [int(s) for s in text.split(',') if s.strip()]
+    except ValueError:
+        sizes = []
+    if not sizes or min(sizes) < 1:
+        raise argparse.ArgumentTypeError(
+            f"expected positive layer sizes separated by commas (e.g. 64 or 128,64), got {text!r}")
+    return sizes
+
+
+def _positive(kind):
+    def parse(text):
+        try:
+            value = kind(text)
+        except ValueError:
+            value = 0
+        if not value > 0:
+            raise argparse.ArgumentTypeError(f"expected a positive {kind.__name__}, got {text!r}")
+        return value
+    return parse
+
+
+def add_parser(subparsers):
+    """Register the `train` subcommand."""
+    p = subparsers.add_parser(
+        'train', help='train a model on a data set (default: an MLP on the spiral set)',
+        description='Train a model, evaluate it on the test split after each epoch and save '
+                    'weights, optimizer state, metrics (CSV, JSON) and a plot into a run folder.')
+    p.add_argument('--dataset', choices=data.DATASETS, default=None,
+                   help='data set (default spiral; digits needs scikit-learn; mnist, '
+                        'fashion-mnist and cifar10 are downloaded to ~/.dezero)')
+    p.add_argument('--model', choices=nets.MODELS, default=None,
+                   help='mlp (default) or cnn (image data sets only)')
+    p.add_argument('--epochs', type=_positive(int), default=None,
+                   help='number of epochs in total (default per data set; with --resume: '
+                        'the saved run\'s target)')
+    p.add_argument('--batch-size', type=_positive(int), default=None)
+    p.add_argument('--lr', type=_positive(float), default=None,
+                   help='learning rate (default per data set and optimizer)')
+    p.add_argument('--optimizer', choices=nets.OPTIMIZERS, default=None, help='default adam')
+    p.add_argument('--hidden', type=_sizes, default=None,
+                   help='hidden layer sizes, comma separated (e.g. 128,64)')
+    p.add_argument('--gpu', action='store_true', help='train on the GPU (needs CuPy)')
+    p.add_argument('--seed', type=int, default=None, help='random seed (default 0)')
+    p.add_argument('--out', default=None,
+                   help='run folder (default ./runs/<timestamp>/)')
+    p.add_argument('--resume', metavar='RUN_DIR', default=None,
+                   help='continue a saved run: its weights, optimizer state and epoch count')
+    p.add_argument('--no-progress', action='store_true', help='no progress bars')
+    p.set_defaults(func=run, parser=p)
+    return p
+
+
+# ---------------------------------------------------------------------------
+# configuration
+# ---------------------------------------------------------------------------
+class UsageError(Exception):
+    """A bad combination of options: reported like argparse's errors (exit code 2)."""
+
+
+def _new_config(args):
+    dataset = args.dataset or 'spiral'
+    model = args.model or 'mlp'
+    if model == 'cnn' and dataset not in data.IMAGE_DATASETS:
+        raise UsageError(f"--model cnn needs images, and {dataset} holds 2-D points: use "
+                         f"--model mlp, or one of --dataset {', '.join(data.IMAGE_DATASETS)}")
+    preset = PRESETS[dataset]
+    optimizer = args.optimizer or 'adam'
+    rates = LEARNING_RATES.get(dataset, LEARNING_RATES[None])
+    return {
+        'dataset': dataset, 'model': model,
+        'hidden': args.hidden or preset['hidden'],
+        'optimizer': optimizer,
+        'lr': args.lr or rates['adam' if optimizer == 'adamw' else optimizer],
+        'batch_size': args.batch_size or preset['batch_size'],
+        'epochs': args.epochs or preset['epochs'],
+        'seed': 0 if args.seed is None else args.seed,
+    }
+
+
+def _resumed_config(args):
+    path = os.path.join(args.resume, CONFIG)
+    try:
+        with open(path, encoding='utf-8') as f:
+            config = json.load(f)
+    except FileNotFoundError:
+        raise UsageError(f"--resume: {args.resume} has no {CONFIG}; pass a run folder written "
+                         "by python -m dezero train") from None
+    for key in SAVED_SETTINGS:
+        given = getattr(args, key)
+        if given is not None and given != config[key]:
+            raise UsageError(f"--resume continues with the run's saved settings: its "
+                             f"--{key.replace('_', '-')} is {config[key]!r}, not {given!r}; "
+                             "drop the option or start a new run")
+    if args.out is not None and os.path.abspath(args.out) != os.path.abspath(args.resume):
+        raise UsageError("--resume writes into the run folder it continues; drop --out")
+    if args.epochs is not None:
+        config['epochs'] = args.epochs
+    return config
+
+
+def _new_run_dir(out):
+    if out is not None:
+        if os.path.exists(os.path.join(out, CONFIG)):
+            raise UsageError(f"--out {out} already holds a run; continue it with --resume {out} "
+                             "or choose another folder")
+        os.makedirs(out, exist_ok=True)
+        return out
+    base = os.path.join('runs', time.strftime('%Y%m%d-%H%M%S'))
+    for k in range(1000):
+        path = base if k == 0 else f'{base}-{k}'
+        try:
+            os.makedirs(path)
+            return path
+        except FileExistsError:
+            continue
+    raise UsageError(f"cannot find a free run folder name next to {base}; use --out")
+
+
+# ---------------------------------------------------------------------------
+# the run
+# ---------------------------------------------------------------------------
+def _save_checkpoint(run_dir, model, optimizer, history):
+    from dezero.training import save_history
+    model.save_weights(os.path.join(run_dir, WEIGHTS))
+    optimizer.save_state(os.path.join(run_dir, OPTIMIZER_STATE))
+    save_history(history, os.path.join(run_dir, HISTORY_CSV))
+    save_history(history, os.path.join(run_dir, HISTORY_JSON))
+
+
+def _plot(run_dir, history):
+    from dezero.training import plot_history
+    if not history:
+        return None
+    try:
+        return plot_history(history, os.path.join(run_dir, HISTORY_PNG))
+    except ImportError:
+        print("skipped the plot: Matplotlib is not installed (pip install 'dezero[plot]')")
+        return None
+
+
+def _describe(config):
+    hidden = ','.join(str(h) for h in config['hidden'])
+    return (f"{config['model']} (hidden {hidden}) on {config['dataset']}, {config['optimizer']} "
+            f"lr {config['lr']:g}, batch {config['batch_size']}, {config['epochs']} epochs")
+
+
+def run(args):
+    """Carry out `python -m dezero train` with parsed args; return the exit code."""
+    from dezero import cuda
+    from dezero.dataloaders import DataLoader
+    from dezero.training import fit, load_history
+
+    try:
+        config = _resumed_config(args) if args.resume else _new_config(args)
+    except UsageError as e:
+        args.parser.error(str(e))
+    if args.gpu and not cuda.gpu_available():
+        try:
+            cuda.require_cupy()
+        except RuntimeError as e:
+            print(f"error: --gpu: {e}", file=sys.stderr)
+            return 1
+
+    try:
+        train_set, test_set, input_shape, n_classes = data.load(config['dataset'],
+                                                                config['model'])
+    except (data.MissingDependencyError, OSError) as e:
+        print(f"error: cannot load the {config['dataset']} data set: {e}", file=sys.stderr)
+        return 1
+    config.update(input_shape=list(input_shape), n_classes=n_classes, dezero_version=__version__)
+
+    history = []
+    if args.resume:
+        run_dir = args.resume
+        if os.path.exists(os.path.join(run_dir, HISTORY_JSON)):
+            history = load_history(os.path.join(run_dir, HISTORY_JSON))
+    else:
+        try:
+            run_dir = _new_run_dir(args.out)
+        except UsageError as e:
+            args.parser.error(str(e))
+    write_text(os.path.join(run_dir, CONFIG), json.dumps(config, indent=1) + '\n')
+
+    done = len(history)
+    # Reseeding with the epoch count gives a resumed run fresh, reproducible shuffles.
+    np.random.seed(config['seed'] + done)
+    model = nets.build_model(config)
+    optimizer = nets.build_optimizer(config, model)
+    if done:
+        model.load_weights(os.path.join(run_dir, WEIGHTS))
+        optimizer.load_state(os.path.join(run_dir, OPTIMIZER_STATE))
+    if done >= config['epochs']:
+        print(f"{run_dir} already holds {done} epochs (target {config['epochs']}); "
+              "raise --epochs to train more")
+        return 0
+
+    print(('resuming from epoch %d: ' % done if done else 'training ') + _describe(config))
+    print(f"run folder: {run_dir}")
+    train_loader = DataLoader(train_set, config['batch_size'])
+    test_loader = DataLoader(test_set, max(config['batch_size'], 256), shuffle=False)
+    try:
+        fit(model, optimizer, train_loader, test_loader, epochs=config['epochs'],
+            gpu=args.gpu, progress=not args.no_progress, history=history,
+            on_epoch_end=lambda record: _save_checkpoint(run_dir, model, optimizer, history))
+    except KeyboardInterrupt:
+        _plot(run_dir, history)
+        print(f"\ninterrupted: {run_dir} keeps the {len(history)} complete epoch(s); continue "
+              f"with: python -m dezero train --resume {run_dir}", file=sys.stderr)
+        return 130
+
+    last = history[-1]
+    print(f"test: loss {last['test_loss']:.4f}, accuracy {last['test_acc']:.4f} "
+          f"after {last['epoch']} epochs")
+    png = _plot(run_dir, history)
+    print(f"saved in {run_dir}: {WEIGHTS} (weights), {OPTIMIZER_STATE} (optimizer state), "
+          f"{HISTORY_CSV} and {HISTORY_JSON} (metrics), "
+          + (f"{HISTORY_PNG} (plot), " if png else '') + f"{CONFIG}")
+    return 0
