@@ -53,7 +53,8 @@ def test_reshape_error_names_both_shapes():
 # --- transpose ----------------------------------------------------------------------------
 @pytest.mark.parametrize('in_shape,axes', [
     ((), None), ((4,), None), ((4,), (0,)), ((2, 3), None), ((2, 3), (1, 0)),
-    ((2, 3, 4), None), ((2, 3, 4), (2, 0, 1)), ((2, 3, 4), (-1, -3, 1)), ((2, 3, 4, 5), (1, 3, 0, 2)),
+    ((2, 3, 4), None), ((2, 3, 4), (2, 0, 1)), ((2, 3, 4), (-1, -3, 1)),
+    ((2, 3, 4, 5), (1, 3, 0, 2)),
 ])
 def test_transpose_values_and_gradients(in_shape, axes):
     x = rand(*in_shape)
@@ -284,6 +285,11 @@ def test_concat_ndim_mismatch():
 def test_concat_axis_out_of_range():
     with pytest.raises(AxisError, match=r"concat: axis 2 .* 2 dimension"):
         F.concat([np.ones((2, 3)), np.ones((2, 3))], 2)
+
+
+def test_concat_rejects_0d():
+    with pytest.raises(ValueError, match=r"concat: 0-d arrays cannot be concatenated"):
+        F.concat([np.ones(()), np.ones(())])
 
 
 def test_concat_empty():

@@ -7,7 +7,8 @@ broadcast_to, a scatter-add undoes get_item, ...), so create_graph=True works th
 import numpy as np
 
 from dezero import utils_array
-from dezero.core import Function, Variable, _constant_like, _wrap, as_variable
+from dezero.core import (Function, Variable, _constant_like, _wrap_constant, as_variable,
+                         needs_grad)
 from dezero.cuda import get_array_module
 from dezero.utils_array import normalize_axis
 
@@ -352,9 +353,12 @@ class Where(Function):
 
     def backward(self, gy):
         x0, x1 = self.inputs
-        zero = _wrap(get_array_module(gy.data).zeros((), dtype=gy.dtype))
-        gx0 = sum_to(Where(self.condition)(gy, zero), x0.shape)
-        gx1 = sum_to(Where(self.condition)(zero, gy), x1.shape)
+        zero = _wrap_constant(get_array_module(gy.data).zeros((), dtype=gy.dtype))
+        gx0 = gx1 = None
+        if needs_grad(x0):
+            gx0 = sum_to(Where(self.condition)(gy, zero), x0.shape)
+        if needs_grad(x1):
+            gx1 = sum_to(Where(self.condition)(zero, gy), x1.shape)
         return gx0, gx1
 
 
@@ -366,9 +370,9 @@ def where(condition, x, y):
     like = x if isinstance(x, Variable) or hasattr(x, 'dtype') else y
     like = like.data if isinstance(like, Variable) else like
     if not isinstance(x, Variable):
-        x = _wrap(_constant_like(x, like)) if hasattr(like, 'dtype') else x
+        x = _wrap_constant(_constant_like(x, like)) if hasattr(like, 'dtype') else x
     if not isinstance(y, Variable):
-        y = _wrap(_constant_like(y, like)) if hasattr(like, 'dtype') else y
+        y = _wrap_constant(_constant_like(y, like)) if hasattr(like, 'dtype') else y
     try:
         np.broadcast_shapes(np.shape(condition), _shape_of(x), _shape_of(y))
     except ValueError:
