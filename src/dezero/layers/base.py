@@ -218,7 +218,7 @@ class Layer:
             raise ValueError(
                 f"{type(self).__name__}.load_weights: {os.fspath(path)!r} does not match the "
                 f"model (nothing was loaded): missing keys {missing}, unexpected keys "
-                f"{unexpected}, mismatched {mismatched}.")
+                f"{unexpected}, mismatched [{'; '.join(mismatched)}].")
 
         # Everything checked: now assign.
         for key, param, layer, name, current in targets:
@@ -239,7 +239,8 @@ def _compare(arr, want_shape, want_dtype):
         ok = len(arr.shape) == len(want_shape) and all(
             w is None or w == s for s, w in zip(arr.shape, want_shape))
         if not ok:
-            shown = tuple('?' if w is None else w for w in want_shape)
+            shown = ', '.join('?' if w is None else str(w) for w in want_shape)
+            shown = '(' + shown + (',)' if len(want_shape) == 1 else ')')
             problems.append(f"shape {arr.shape} in file, model expects {shown}")
     if want_dtype is not None and arr.dtype != np.dtype(want_dtype):
         problems.append(f"dtype {arr.dtype} in file, model expects {np.dtype(want_dtype)}")
