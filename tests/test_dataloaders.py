@@ -102,7 +102,8 @@ def test_next_and_stopiteration_then_reset():
 
 
 def test_fast_path_equals_per_item_path():
-    tf = dezero.transforms.Compose([dezero.transforms.ToFloat(), dezero.transforms.Normalize(1., 3.)])
+    T = dezero.transforms
+    tf = T.Compose([T.ToFloat(), T.Normalize(1., 3.)])
     fast = DataLoader(_Range(transform=tf), batch_size=6, seed=0)
     slow = DataLoader(_PerItem(transform=tf), batch_size=6, seed=0)
     assert fast._fast_path() and not slow._fast_path()
@@ -180,7 +181,8 @@ def test_bad_batch_size(bs, err, msg):
 
 
 def test_dataset_must_be_indexable():
-    with pytest.raises(TypeError, match='DataLoader: dataset must have __len__ and __getitem__, got int'):
+    with pytest.raises(TypeError, match='DataLoader: dataset must have __len__ and '
+                                        '__getitem__, got int'):
         DataLoader(3, 1)
 
 

@@ -351,7 +351,8 @@ def test_cifar_refuses_pickled_code(cache, tmp_path):
         def __reduce__(self):
             return (os.remove, (str(canary),))
 
-    members = {f'cifar-10-batches-py/data_batch_{i}': _pickled({'data': Evil()}) for i in range(1, 6)}
+    members = {f'cifar-10-batches-py/data_batch_{i}': _pickled({'data': Evil()})
+               for i in range(1, 6)}
     make_tar(cache / 'cifar-10-python.tar.gz', members)
     with pytest.raises(CorruptFileError, match=r'CIFAR10: .*refusing to load the global'):
         D.CIFAR10()
@@ -410,7 +411,8 @@ def test_cifar100_fine_and_coarse(cache):
 
 
 def test_cifar100_bad_label_type(cache):
-    with pytest.raises(ValueError, match="CIFAR100: label_type must be 'fine' or 'coarse', got 'x'"):
+    with pytest.raises(ValueError, match="CIFAR100: label_type must be 'fine' or 'coarse', "
+                                         "got 'x'"):
         D.CIFAR100(label_type='x')
 
 

@@ -191,6 +191,7 @@ def test_missing_pillow_toarray_still_handles_arrays(monkeypatch):
 
 def test_import_dezero_loads_no_optional_dependency():
     code = ("import sys, dezero, dezero.datasets, dezero.dataloaders, dezero.transforms\n"
-            "bad = [m for m in ('PIL', 'matplotlib', 'cupy', 'tqdm', 'torch') if m in sys.modules]\n"
+            "opt = ('PIL', 'matplotlib', 'cupy', 'tqdm', 'torch')\n"
+            "bad = [m for m in opt if m in sys.modules]\n"
             "assert not bad, bad\n")
     subprocess.run([sys.executable, '-c', code], check=True)

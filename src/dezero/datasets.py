@@ -24,7 +24,7 @@ __all__ = ['Dataset', 'get_spiral', 'Spiral', 'SinCurve', 'MNIST', 'FashionMNIST
 
 
 class Dataset:
-    """Base class: prepare() fills `data` and `label`; items are (transform(x), target_transform(t)).
+    """Base class: prepare() fills data and label; items are (transform(x), target_transform(t)).
 
     label may stay None, then items are (transform(x), None).
     """
@@ -142,7 +142,8 @@ def read_idx(path, who='read_idx'):
             f"{who}: {path} holds {len(raw) - header} bytes of data but its header announces "
             f"shape {dims} ({expected} bytes): the file is truncated or corrupt; delete it and run "
             "again to download it afresh.", path)
-    return np.frombuffer(raw, dtype=dtype, offset=header).reshape(dims).astype(dtype.newbyteorder('='))
+    arr = np.frombuffer(raw, dtype=dtype, offset=header).reshape(dims)
+    return arr.astype(dtype.newbyteorder('='))  # a native-endian, writable copy
 
 
 def _npz_path(name):
@@ -267,7 +268,8 @@ class _ArrayUnpickler(pickle.Unpickler):
     """Unpickler that admits only NumPy arrays, dtypes and builtin containers (no code runs)."""
 
     _ALLOWED = {('numpy', 'ndarray'), ('numpy', 'dtype'), ('_codecs', 'encode'),
-                ('numpy.core.multiarray', '_reconstruct'), ('numpy._core.multiarray', '_reconstruct'),
+                ('numpy.core.multiarray', '_reconstruct'),
+                ('numpy._core.multiarray', '_reconstruct'),
                 ('numpy.core.multiarray', 'scalar'), ('numpy._core.multiarray', 'scalar')}
 
     def find_class(self, module, name):
@@ -310,8 +312,9 @@ def _read_cifar_members(path, names, who):
             raise CorruptFileError(f"{who}: {e}; delete the archive and run again.", path) from e
         raise
     except (tarfile.TarError, EOFError, zlib.error, gzip.BadGzipFile) as e:
-        raise CorruptFileError(f"{who}: {path} is not a readable tar.gz archive ({type(e).__name__}: "
-                               f"{e}); delete it and run again to download it afresh.", path) from e
+        raise CorruptFileError(f"{who}: {path} is not a readable tar.gz archive "
+                               f"({type(e).__name__}: {e}); delete it and run again to download "
+                               "it afresh.", path) from e
     return out
 
 
@@ -394,7 +397,8 @@ class CIFAR100(CIFAR10):
     def __init__(self, train=True, transform=Compose([ToFloat(), Normalize(127.5, 127.5)]),
                  target_transform=None, label_type='fine'):
         if label_type not in ('fine', 'coarse'):
-            raise ValueError(f"CIFAR100: label_type must be 'fine' or 'coarse', got {label_type!r}.")
+            raise ValueError(f"CIFAR100: label_type must be 'fine' or 'coarse', got "
+                             f"{label_type!r}.")
         self.label_type = label_type
         super().__init__(train, transform, target_transform)
 
@@ -429,7 +433,8 @@ class Shakespear(Dataset):
     char_to_id / id_to_char number characters in order of first appearance.
     """
 
-    url = 'https://raw.githubusercontent.com/karpathy/char-rnn/master/data/tinyshakespeare/input.txt'
+    url = ('https://raw.githubusercontent.com/karpathy/char-rnn/master/data/tinyshakespeare/'
+           'input.txt')
     file_name = 'shakespear.txt'
     sha256 = None
 
@@ -475,9 +480,10 @@ class ImageNet(Dataset):
                 labels = ast.literal_eval(f.read())
         except (ValueError, SyntaxError, UnicodeDecodeError, MemoryError, RecursionError) as e:
             raise CorruptFileError(f"ImageNet.labels: {path} is not a Python dict literal "
-                                   f"({type(e).__name__}: {e}); delete it and run again.", path) from e
+                                   f"({type(e).__name__}: {e}); delete it and run again.",
+                                   path) from e
         if not isinstance(labels, dict) or not all(
                 isinstance(k, int) and isinstance(v, str) for k, v in labels.items()):
-            raise CorruptFileError(f"ImageNet.labels: {path} is not a dict of int -> str; delete it "
-                                   "and run again.", path)
+            raise CorruptFileError(f"ImageNet.labels: {path} is not a dict of int -> str; "
+                                   "delete it and run again.", path)
         return labels

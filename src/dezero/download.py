@@ -27,7 +27,7 @@ _TIMEOUT = 60.0  # seconds without data before a mirror is given up
 
 
 class DownloadError(OSError):
-    """No URL could deliver a file; the message names every URL tried and where to put it by hand."""
+    """No URL could deliver a file; the message names each URL tried and where to put it by hand."""
 
     def __init__(self, message, urls=(), path=None):
         super().__init__(message)
@@ -39,7 +39,7 @@ class DownloadError(OSError):
 
 
 class CorruptFileError(OSError):
-    """A file in the cache is damaged (bad checksum, bad gzip, truncated data); the message names it."""
+    """A cached file is damaged (bad checksum, bad gzip, truncated data); the message names it."""
 
     def __init__(self, message, path=None):
         super().__init__(message)
@@ -109,7 +109,8 @@ class _PlainBar:
         if self.total:
             frac = min(self.n / self.total, 1.0)
             bar = '#' * int(frac * 30)
-            text = f"\r{self.desc}: [{bar:<30}] {frac * 100:5.1f}% {mb:.1f}/{self.total / 2 ** 20:.1f} MiB"
+            total_mb = self.total / 2 ** 20
+            text = f"\r{self.desc}: [{bar:<30}] {frac * 100:5.1f}% {mb:.1f}/{total_mb:.1f} MiB"
         else:
             text = f"\r{self.desc}: {mb:.1f} MiB"
         self.stream.write(text)
@@ -156,6 +157,7 @@ def _fetch(url, tmp, expect_sha256, desc, progress, timeout):
                 if bar is not None:
                     bar.update(len(chunk))
     except urllib.error.HTTPError as e:
+        e.close()
         return f"HTTP {e.code} {e.reason}"
     except urllib.error.URLError as e:
         return f"{type(e.reason).__name__}: {e.reason}" if isinstance(e.reason, BaseException) \

@@ -51,7 +51,7 @@ def can_apply_batch(transform):
 
 
 def apply_batch(transform, batch):
-    """Apply transform to a stacked batch (axis 0 = samples); same as stacking per-sample results."""
+    """Apply transform to a stacked batch (axis 0 = samples), as if stacking per-sample results."""
     if transform is None or transform is _identity:
         return batch
     return transform.apply_batch(batch)
