@@ -136,3 +136,14 @@ def test_log_softmax_gradient_at_1000_matches_closed_form():
     F.log_softmax(x).sum().backward()
     # d/dx sum_j log_softmax_j = 1 - C * softmax
     np.testing.assert_allclose(x.grad.data, 1 - 3 * _ref_softmax(BIG), atol=1e-12)
+
+
+@pytest.mark.parametrize('slope', [0.0, 0.2, 1.0, 2.5, -0.5])
+def test_leaky_relu_any_slope(slope):
+    x = _smooth_input((4, 5), seed=3)
+    xv = Variable(x)
+    y = F.leaky_relu(xv, slope)
+    np.testing.assert_array_equal(y.data, np.where(x > 0, x, slope * x))
+    y.backward()
+    np.testing.assert_array_equal(xv.grad.data, np.where(x > 0, 1.0, slope))
+    assert gradient_check(F.leaky_relu, x, slope=slope)

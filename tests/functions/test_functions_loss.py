@@ -272,3 +272,11 @@ def test_losses_record_no_graph_under_no_grad():
     with dezero.no_grad():
         y = F.softmax_cross_entropy(Variable(X), T)
     assert y.creator is None
+
+
+def test_softmax_cross_entropy_rejects_integer_logits_and_takes_list_labels():
+    with pytest.raises(TypeError, match=r"softmax_cross_entropy: x must hold float logits, got "
+                                        r"dtype int64"):
+        F.softmax_cross_entropy(np.zeros((2, 3), dtype=np.int64), np.array([0, 1]))
+    y = F.softmax_cross_entropy(X, T.tolist())
+    np.testing.assert_allclose(y.data, _ref_softmax_ce(X, T), rtol=1e-12)

@@ -64,14 +64,17 @@ class LeakyReLU(Function):
         self.slope = slope
 
     def forward(self, x):
+        # max(x, slope x) for slope <= 1, min for slope > 1: both branch-free, unlike where().
         xp = get_array_module(x)
-        return xp.where(x > 0, x, x * self.slope)
+        pick = xp.maximum if self.slope <= 1 else xp.minimum
+        return pick(x, x * self.slope)
 
     def backward(self, gy):
         x, = self.inputs
-        data = x.data
-        xp = get_array_module(data)
-        scale = xp.where(data > 0, 1, self.slope).astype(data.dtype, copy=False)
+        slope = self.slope
+        scale = (x.data > 0).astype(x.dtype)  # 1 where x > 0, slope elsewhere
+        scale *= 1 - slope
+        scale += slope
         return gy * scale
 
 

@@ -66,7 +66,10 @@ def _check_labels(name, x, t, ignore_label=None):
     if x.ndim != 2:
         raise ValueError(f"{name}: x must be logits of shape (N, C), got shape {x.shape}; "
                          "reshape it, e.g. x.reshape(len(x), -1).")
-    t = _data(t)
+    if x.dtype.kind != 'f':
+        raise TypeError(f"{name}: x must hold float logits, got dtype {x.dtype}; convert it "
+                        "with x.astype(np.float32).")
+    t = get_array_module(x).asarray(_data(t))  # lists, or NumPy labels for CuPy logits
     if t.dtype.kind not in 'iu':
         raise TypeError(f"{name}: t must hold integer class labels, got dtype {t.dtype}; "
                         "convert it with t.astype(np.int64) (one-hot targets are not accepted).")
@@ -129,10 +132,11 @@ class SoftmaxCrossEntropy(Function):
             onehot = xp.zeros_like(self.e)
             onehot[rows, self.t_safe] = 1
             return (softmax(x) - onehot) * (gy * self.weight)
-        # First order only (the training hot path): (softmax - onehot) * gy / N in place.
-        gx = self.e / self.s
-        gx[rows, self.t_safe] -= 1
-        gx *= gy.data * self.weight
+        # First order only (the training hot path): (e / s - onehot) * gy / N, with the
+        # per-row factor gy / (N s) folded into one pass over e.
+        w = gy.data * self.weight  # a scalar, or (N, 1) with ignore_label
+        gx = self.e * (w / self.s)
+        gx[rows, self.t_safe] -= w if w.ndim == 0 else w[:, 0]
         return Variable(gx)
 
 
@@ -166,7 +170,7 @@ def softmax_cross_entropy_simple(x, t):
 # ---------------------------------------------------------------------------
 def _float_targets(name, x, t):
     """t as an array of x's shape and float dtype (same size required; (N,) fits (N, 1))."""
-    t = _data(t)
+    t = get_array_module(x).asarray(_data(t))  # lists, or NumPy labels for CuPy logits
     if t.shape != x.shape:
         if t.size != x.size:
             raise ValueError(f"{name}: t must have the shape of the input {x.shape}, got "

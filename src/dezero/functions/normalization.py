@@ -3,6 +3,8 @@
 Both read Config.train: dropout is the identity in test mode, batch_norm uses the
 running statistics instead of the batch's.
 """
+import numpy as np
+
 from dezero.core import Config, Function, Variable, as_variable
 from dezero.cuda import get_array_module
 from dezero.functions.reduce import sum as _sum
@@ -40,7 +42,7 @@ def dropout(x, dropout_ratio=0.5):
     if not Config.train:
         return x
     xp = get_array_module(x)
-    dtype = x.dtype if x.dtype.kind == 'f' else xp.dtype('float64')
+    dtype = x.dtype if x.dtype.kind == 'f' else np.dtype(np.float64)
     mask = (xp.random.rand(*x.shape) > dropout_ratio).astype(dtype)
     mask /= dtype.type(1.0 - dropout_ratio)
     return Dropout(mask)(x)
