@@ -13,6 +13,7 @@ import weakref
 import numpy as np
 
 from dezero import cuda
+from dezero.utils_array import sum_to as _sum_to_array
 
 _ndarray = np.ndarray
 _new_object = object.__new__
@@ -190,11 +191,15 @@ class Variable:
         settings = _settings
         saved = settings.enable_backprop
         settings.enable_backprop = create_graph
+        on_arrays = not create_graph
         try:
             while heap:
                 f = heappop(heap)[2]
                 outputs = f.outputs
-                if len(outputs) == 1:
+                raw = on_arrays and f.backward_arrays is not None and len(outputs) == 1
+                if raw:
+                    gxs = f.backward_arrays(outputs[0]().grad.data)
+                elif len(outputs) == 1:
                     gxs = f.backward(outputs[0]().grad)
                 else:
                     gxs = f.backward(*_output_grads(f))
@@ -203,10 +208,19 @@ class Variable:
                 for x, gx in zip(f.inputs, gxs):
                     if gx is None:
                         continue
-                    if x.grad is None:
+                    g = x.grad
+                    if raw:
+                        if gx.__class__ is not _ndarray:
+                            gx = _to_output_array(gx)
+                        if g is not None:
+                            gx = g.data + gx
+                            if gx.__class__ is not _ndarray:
+                                gx = _to_output_array(gx)
+                        x.grad = _wrap(gx)
+                    elif g is None:
                         x.grad = gx
                     else:
-                        x.grad = x.grad + gx
+                        x.grad = g + gx
                     c = x.creator
                     if c is not None and c not in seen:
                         seen.add(c)
@@ -424,6 +438,12 @@ class Function:
     generation = 0
     inputs = ()
     outputs = ()
+    # Optional first-order backward on raw arrays: backward_arrays(gy) -> array or tuple of
+    # arrays (None where no gradient), shapes equal to the inputs'. The walk uses it when no
+    # graph of the backward pass is wanted (create_graph=False), skipping the Function
+    # machinery on hot paths; `backward` stays the differentiable definition, and the tests
+    # check that both agree.
+    backward_arrays = None
 
     def __call__(self, *inputs):
         for x in inputs:
@@ -510,6 +530,15 @@ def _inputs_to_variables(inputs, func):
 # ---------------------------------------------------------------------------
 # Arithmetic Functions behind the operators
 # ---------------------------------------------------------------------------
+def _reduce_to(g, shape, x=None):
+    """Raw-array gradient g summed down to shape; None when x is a constant."""
+    if x is not None and x.__class__ is _Constant:
+        return None
+    if g.shape == shape:
+        return g
+    return _sum_to_array(g, shape)
+
+
 def _sum_to_shape(gx, shape):
     if gx.shape == shape:
         return gx
@@ -528,6 +557,13 @@ class Add(Function):
             return gy, gy
         return _sum_to_shape(gy, s0), _sum_to_shape(gy, s1)
 
+    def backward_arrays(self, gy):
+        x0, x1 = self.inputs
+        s0, s1 = x0.data.shape, x1.data.shape
+        if s0 == s1:
+            return gy, gy
+        return _reduce_to(gy, s0, x0), _reduce_to(gy, s1, x1)
+
 
 class Mul(Function):
     def forward(self, x0, x1):
@@ -542,12 +578,21 @@ class Mul(Function):
             return gx0, gx1
         return _sum_to_shape(gx0, s0), _sum_to_shape(gx1, s1)
 
+    def backward_arrays(self, gy):
+        x0, x1 = self.inputs
+        gx0 = None if x0.__class__ is _Constant else _reduce_to(gy * x1.data, x0.data.shape)
+        gx1 = None if x1.__class__ is _Constant else _reduce_to(gy * x0.data, x1.data.shape)
+        return gx0, gx1
+
 
 class Neg(Function):
     def forward(self, x):
         return -x
 
     def backward(self, gy):
+        return -gy
+
+    def backward_arrays(self, gy):
         return -gy
 
 
@@ -563,6 +608,10 @@ class Sub(Function):
             return gy, gx1
         return _sum_to_shape(gy, s0), _sum_to_shape(gx1, s1)
 
+    def backward_arrays(self, gy):
+        x0, x1 = self.inputs
+        return _reduce_to(gy, x0.data.shape, x0), _reduce_to(-gy, x1.data.shape, x1)
+
 
 class Div(Function):
     def forward(self, x0, x1):
@@ -576,6 +625,13 @@ class Div(Function):
         if s0 == s1:
             return gx0, gx1
         return _sum_to_shape(gx0, s0), _sum_to_shape(gx1, s1)
+
+    def backward_arrays(self, gy):
+        x0, x1 = self.inputs
+        a, b = x0.data, x1.data
+        gx0 = _reduce_to(gy / b, a.shape, x0)
+        gx1 = None if x1.__class__ is _Constant else _reduce_to(gy * (-a / (b * b)), b.shape)
+        return gx0, gx1
 
 
 class Pow(Function):
@@ -594,6 +650,10 @@ class Pow(Function):
         x, = self.inputs
         c = self.c
         return gy * (c * x ** (c - 1))
+
+    def backward_arrays(self, gy):
+        c = self.c
+        return gy * (c * self.inputs[0].data ** (c - 1))
 
 
 class PowVariable(Function):
@@ -625,6 +685,9 @@ class AddConstant(Function):
     def backward(self, gy):
         return gy
 
+    def backward_arrays(self, gy):
+        return gy
+
 
 class MulConstant(Function):
     """x * c for a constant scalar c."""
@@ -638,6 +701,9 @@ class MulConstant(Function):
     def backward(self, gy):
         return MulConstant(self.c)(gy)
 
+    def backward_arrays(self, gy):
+        return gy * self.c
+
 
 class RSubConstant(Function):
     """c - x for a constant scalar c."""
@@ -649,6 +715,9 @@ class RSubConstant(Function):
         return self.c - x
 
     def backward(self, gy):
+        return -gy
+
+    def backward_arrays(self, gy):
         return -gy
 
 
@@ -664,6 +733,9 @@ class DivConstant(Function):
     def backward(self, gy):
         return DivConstant(self.c)(gy)
 
+    def backward_arrays(self, gy):
+        return gy / self.c
+
 
 class RDivConstant(Function):
     """c / x for a constant scalar c: d/dx = -c / x^2."""
@@ -677,6 +749,10 @@ class RDivConstant(Function):
     def backward(self, gy):
         x, = self.inputs
         return gy * MulConstant(-self.c)(x ** -2)
+
+    def backward_arrays(self, gy):
+        x = self.inputs[0].data
+        return gy * (-self.c * x ** -2)
 
 
 _python_scalars = (int, float)

@@ -3,7 +3,8 @@
 Backward passes are written with dezero Functions (matmul, transpose, reshape, sum_to), so
 create_graph=True works through them.
 """
-from dezero.core import Function, needs_grad
+from dezero.core import Function, Variable as _Variable, needs_grad
+from dezero.utils_array import sum_to as sum_to_array
 from dezero.functions.shape import _swap_last, expand_dims, reshape, sum_to, transpose
 
 
@@ -31,6 +32,21 @@ class MatMul(Function):
             gx = matmul(gy, transpose(W)) if needs_grad(x) else None
             gW = matmul(transpose(x), gy) if needs_grad(W) else None
             return gx, gW
+        return self._backward_nd(gy)
+
+    def backward_arrays(self, gy):
+        x, W = self.inputs
+        xd, wd = x.data, W.data
+        if xd.ndim == 2 and wd.ndim == 2:
+            gx = gy @ wd.T if needs_grad(x) else None
+            gW = xd.T @ gy if needs_grad(W) else None
+            return gx, gW
+        gx, gW = self._backward_nd(_Variable(gy))
+        return gx.data, gW.data
+
+    def _backward_nd(self, gy):
+        x, W = self.inputs
+        xd, wd = x.data, W.data
         x2, W2, g2 = x, W, gy
         # 1-D operands act as a row (x) or a column (W) that matmul then drops
         if xd.ndim == 1:
@@ -93,6 +109,18 @@ class Linear(Function):
             gW = matmul(transpose(reshape(x, (-1, k))), reshape(gy, (-1, m)))
         if len(inputs) == 3:
             return gx, gW, sum_to(gy, inputs[2].data.shape)
+        return gx, gW
+
+    def backward_arrays(self, gy):
+        inputs = self.inputs
+        x, W = inputs[0].data, inputs[1].data
+        gx = gy @ W.T if needs_grad(inputs[0]) else None
+        if x.ndim == 2:
+            gW = x.T @ gy
+        else:
+            gW = x.reshape(-1, W.shape[0]).T @ gy.reshape(-1, W.shape[1])
+        if len(inputs) == 3:
+            return gx, gW, sum_to_array(gy, inputs[2].data.shape)
         return gx, gW
 
 

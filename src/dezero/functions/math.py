@@ -14,6 +14,9 @@ class Square(Function):
         x, = self.inputs
         return gy * (x * 2.0)
 
+    def backward_arrays(self, gy):
+        return gy * (self.inputs[0].data * 2.0)
+
 
 class Exp(Function):
     def forward(self, x):
@@ -21,6 +24,9 @@ class Exp(Function):
 
     def backward(self, gy):
         return gy * self.outputs[0]()
+
+    def backward_arrays(self, gy):
+        return gy * self.outputs[0]().data
 
 
 class Log(Function):
@@ -31,6 +37,9 @@ class Log(Function):
         x, = self.inputs
         return gy / x
 
+    def backward_arrays(self, gy):
+        return gy / self.inputs[0].data
+
 
 class Sin(Function):
     def forward(self, x):
@@ -39,6 +48,10 @@ class Sin(Function):
     def backward(self, gy):
         x, = self.inputs
         return gy * cos(x)
+
+    def backward_arrays(self, gy):
+        x = self.inputs[0].data
+        return gy * get_array_module(x).cos(x)
 
 
 class Cos(Function):
@@ -49,6 +62,10 @@ class Cos(Function):
         x, = self.inputs
         return gy * -sin(x)
 
+    def backward_arrays(self, gy):
+        x = self.inputs[0].data
+        return gy * -get_array_module(x).sin(x)
+
 
 class Tanh(Function):
     def forward(self, x):
@@ -56,6 +73,10 @@ class Tanh(Function):
 
     def backward(self, gy):
         return TanhGrad()(self.outputs[0](), gy)
+
+    def backward_arrays(self, gy):
+        y = self.outputs[0]().data
+        return gy * (1 - y * y)
 
 
 class TanhGrad(Function):
@@ -77,6 +98,9 @@ class Sqrt(Function):
         y = self.outputs[0]()
         return gy / (y * 2.0)
 
+    def backward_arrays(self, gy):
+        return gy / (self.outputs[0]().data * 2.0)
+
 
 class Abs(Function):
     """|x|; the gradient at 0 is taken as 0 (the subgradient NumPy's sign gives)."""
@@ -87,6 +111,10 @@ class Abs(Function):
     def backward(self, gy):
         x, = self.inputs
         return gy * get_array_module(x.data).sign(x.data)
+
+    def backward_arrays(self, gy):
+        x = self.inputs[0].data
+        return gy * get_array_module(x).sign(x)
 
 
 def square(x):

@@ -1,0 +1,72 @@
+"""Functions with a raw-array first-order backward (`backward_arrays`, used when
+create_graph=False) must agree with their differentiable `backward` (used when
+create_graph=True)."""
+import numpy as np
+import pytest
+
+import dezero.functions as F
+from dezero import Function, Variable
+
+RNG = np.random.RandomState(0)
+
+
+def _pos(*shape):
+    return RNG.uniform(0.5, 1.5, size=shape)
+
+
+CASES = {
+    'add_broadcast': (lambda a, b: a + b, [_pos(2, 3), _pos(3)]),
+    'sub_broadcast': (lambda a, b: a - b, [_pos(2, 1), _pos(3)]),
+    'mul_broadcast': (lambda a, b: a * b, [_pos(2, 3), _pos(1, 3)]),
+    'div_broadcast': (lambda a, b: a / b, [_pos(2, 3), _pos(3)]),
+    'neg': (lambda a: -a, [_pos(4)]),
+    'constants': (lambda a: (2.0 - a * 3.0 + 1.5) / 2.0 + 3.0 / a, [_pos(4)]),
+    'pow': (lambda a: a ** 3 + a ** -0.5, [_pos(2, 2)]),
+    'math': (lambda a: F.exp(a) + F.log(a) + F.sin(a) + F.cos(a) + F.tanh(a) + F.sqrt(a)
+             + F.square(a) + F.abs(a), [_pos(3, 2)]),
+    'matmul_2d': (F.matmul, [_pos(2, 3), _pos(3, 4)]),
+    'matmul_nd': (F.matmul, [_pos(2, 2, 3), _pos(3, 4)]),
+    'matmul_1d': (F.matmul, [_pos(3), _pos(3, 2)]),
+    'linear': (F.linear, [_pos(4, 3), _pos(3, 2), _pos(2)]),
+    'linear_nd': (F.linear, [_pos(2, 4, 3), _pos(3, 2), _pos(2)]),
+    'linear_nobias': (F.linear, [_pos(4, 3), _pos(3, 2)]),
+}
+
+
+def _grads(fn, arrays, create_graph):
+    xs = [Variable(a.copy()) for a in arrays]
+    y = fn(*xs)
+    weights = np.random.RandomState(1).standard_normal(y.shape)
+    F.sum(y * weights).backward(create_graph=create_graph)
+    return [x.grad.data for x in xs]
+
+
+@pytest.mark.parametrize('name', sorted(CASES))
+def test_array_backward_agrees_with_differentiable_backward(name):
+    fn, arrays = CASES[name]
+    fast = _grads(fn, arrays, create_graph=False)
+    slow = _grads(fn, arrays, create_graph=True)
+    for a, g_fast, g_slow in zip(arrays, fast, slow):
+        assert isinstance(g_fast, np.ndarray) and g_fast.shape == a.shape
+        np.testing.assert_allclose(g_fast, g_slow, rtol=1e-12, atol=1e-12)
+
+
+def test_functions_without_array_backward_still_work_beside_those_with_one():
+    class Twice(Function):
+        def forward(self, x):
+            return x * 2
+
+        def backward(self, gy):
+            return gy * 2
+
+    x = Variable(np.array([1.0, 2.0]))
+    y = F.sum(Twice()(F.exp(x)) * 3.0)
+    y.backward()
+    np.testing.assert_allclose(x.grad.data, 6 * np.exp([1.0, 2.0]))
+
+
+def test_zero_d_array_backward_gives_array_gradients():
+    x = Variable(np.array(2.0))
+    y = x * x + F.sin(x)
+    y.backward()
+    assert isinstance(x.grad.data, np.ndarray) and x.grad.data.shape == ()
