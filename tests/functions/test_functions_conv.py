@@ -1,0 +1,460 @@
+"""conv2d, deconv2d, pooling, average_pooling, im2col and col2im against plain-loop
+references, gradient checks (first and second order) and error messages."""
+import numpy as np
+import pytest
+
+import dezero.functions as F
+import dezero.functions_conv as FC
+from dezero import Variable
+from dezero.utils import check_double_backward, gradient_check, pair
+
+TOL = {np.float32: dict(rtol=1e-5, atol=1e-5), np.float64: dict(rtol=1e-10, atol=1e-10)}
+
+
+# ---------------------------------------------------------------------------
+# plain-loop references (float64)
+# ---------------------------------------------------------------------------
+def _pad(x, p, value=0.0):
+    ph, pw = p
+    return np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)), constant_values=value)
+
+
+def ref_conv2d(x, W, b, stride, pad, gy=None):
+    """y, and (gx, gW, gb) for the given gy, by loops over every output element."""
+    (sh, sw), (ph, pw) = pair(stride), pair(pad)
+    N, C, H, Wd = x.shape
+    OC, _, KH, KW = W.shape
+    OH = (H + 2 * ph - KH) // sh + 1
+    OW = (Wd + 2 * pw - KW) // sw + 1
+    xp = _pad(x.astype(np.float64), (ph, pw))
+    W = W.astype(np.float64)
+    y = np.zeros((N, OC, OH, OW))
+    gxp = np.zeros_like(xp)
+    gW = np.zeros_like(W)
+    for n in range(N):
+        for o in range(OC):
+            for i in range(OH):
+                for j in range(OW):
+                    win = xp[n, :, i * sh:i * sh + KH, j * sw:j * sw + KW]
+                    y[n, o, i, j] = (win * W[o]).sum() + (0 if b is None else b[o])
+                    if gy is not None:
+                        g = gy[n, o, i, j]
+                        gxp[n, :, i * sh:i * sh + KH, j * sw:j * sw + KW] += g * W[o]
+                        gW[o] += g * win
+    if gy is None:
+        return y
+    gx = gxp[:, :, ph:ph + H, pw:pw + Wd]
+    return y, (gx, gW, gy.sum(axis=(0, 2, 3)))
+
+
+def ref_deconv2d(x, W, b, stride, pad, outsize, gy=None):
+    """Transposed convolution by scattering each input element times its kernel."""
+    (sh, sw), (ph, pw) = pair(stride), pair(pad)
+    N, C, H, Wd = x.shape
+    _, OC, KH, KW = W.shape
+    if outsize is None:
+        outsize = (sh * (H - 1) + KH - 2 * ph, sw * (Wd - 1) + KW - 2 * pw)
+    OH, OW = outsize
+    x = x.astype(np.float64)
+    W = W.astype(np.float64)
+    yp = np.zeros((N, OC, OH + 2 * ph, OW + 2 * pw))
+    gx = np.zeros_like(x)
+    gW = np.zeros_like(W)
+    gyp = None if gy is None else _pad(gy.astype(np.float64), (ph, pw))
+    for n in range(N):
+        for c in range(C):
+            for i in range(H):
+                for j in range(Wd):
+                    sl = (n, slice(None), slice(i * sh, i * sh + KH), slice(j * sw, j * sw + KW))
+                    yp[sl] += x[n, c, i, j] * W[c]
+                    if gy is not None:
+                        gx[n, c, i, j] = (gyp[sl] * W[c]).sum()
+                        gW[c] += x[n, c, i, j] * gyp[sl]
+    y = yp[:, :, ph:ph + OH, pw:pw + OW]
+    if b is not None:
+        y = y + b.reshape(1, -1, 1, 1)
+    if gy is None:
+        return y
+    return y, (gx, gW, gy.sum(axis=(0, 2, 3)))
+
+
+def ref_pool(x, k, s, p, gy, mode='max'):
+    """Max (padding never wins; first maximum gets the gradient) or average pooling."""
+    (KH, KW), (sh, sw), (ph, pw) = pair(k), pair(s), pair(p)
+    N, C, H, W = x.shape
+    OH = (H + 2 * ph - KH) // sh + 1
+    OW = (W + 2 * pw - KW) // sw + 1
+    xp = _pad(x.astype(np.float64), (ph, pw), -np.inf if mode == 'max' else 0.0)
+    y = np.zeros((N, C, OH, OW))
+    gxp = np.zeros_like(xp)
+    for n in range(N):
+        for c in range(C):
+            for i in range(OH):
+                for j in range(OW):
+                    win = xp[n, c, i * sh:i * sh + KH, j * sw:j * sw + KW]
+                    if mode == 'max':
+                        a = int(np.argmax(win))
+                        y[n, c, i, j] = win.flat[a]
+                        gxp[n, c, i * sh + a // KW, j * sw + a % KW] += gy[n, c, i, j]
+                    else:
+                        y[n, c, i, j] = win.sum() / (KH * KW)
+                        gxp[n, c, i * sh:i * sh + KH, j * sw:j * sw + KW] += \
+                            gy[n, c, i, j] / (KH * KW)
+    return y, gxp[:, :, ph:ph + H, pw:pw + W]
+
+
+def ref_im2col(x, k, s, p):
+    """(N*OH*OW, C*KH*KW): one row per output position, columns over (C, KH, KW)."""
+    (KH, KW), (sh, sw), (ph, pw) = pair(k), pair(s), pair(p)
+    N, C, H, W = x.shape
+    OH = (H + 2 * ph - KH) // sh + 1
+    OW = (W + 2 * pw - KW) // sw + 1
+    xp = _pad(x, (ph, pw))
+    rows = []
+    for n in range(N):
+        for i in range(OH):
+            for j in range(OW):
+                rows.append(xp[n, :, i * sh:i * sh + KH, j * sw:j * sw + KW].reshape(-1))
+    return np.array(rows)
+
+
+def _backward(y, gy):
+    y.grad = Variable(gy)
+    y.backward()
+
+
+def _grad_of(f, n_inputs, seed=0):
+    """A function of the same inputs returning the first gradient (create_graph=True) of a
+    random weighting of f's output with respect to every input: checks second order."""
+    rng = np.random.RandomState(seed)
+    cache = {}
+
+    def g(*inputs):
+        y = f(*inputs)
+        if 'w' not in cache:
+            cache['w'] = rng.standard_normal(y.shape)
+        for v in inputs[:n_inputs]:
+            v.cleargrad()
+        (y * cache['w'].astype(y.dtype)).sum().backward(create_graph=True)
+        grads = [v.grad for v in inputs[:n_inputs]]
+        for v in inputs[:n_inputs]:
+            v.cleargrad()
+        out = grads[0]
+        for gv in grads[1:]:
+            out = out + F.sum(gv) * 0.37  # fold every gradient into one output
+        return out
+    return g
+
+
+# ---------------------------------------------------------------------------
+# conv2d
+# ---------------------------------------------------------------------------
+CONV_CASES = [
+    # x shape, W shape, stride, pad
+    ((2, 3, 5, 5), (4, 3, 3, 3), 1, 0),
+    ((2, 3, 6, 5), (4, 3, 3, 2), 1, 1),
+    ((2, 2, 7, 6), (3, 2, 3, 3), 2, 1),
+    ((1, 2, 8, 7), (2, 2, 2, 3), (2, 3), (0, 1)),
+    ((2, 3, 4, 4), (5, 3, 1, 1), 1, 0),
+    ((1, 1, 5, 5), (2, 1, 5, 5), 1, 0),
+    ((1, 2, 6, 6), (2, 2, 2, 2), 3, 2),
+    ((2, 2, 4, 5), (3, 2, 3, 3), 1, (2, 0)),
+]
+
+
+@pytest.mark.parametrize('dtype', [np.float32, np.float64])
+@pytest.mark.parametrize('xs, ws, stride, pad', CONV_CASES)
+def test_conv2d_forward_and_grads_match_loops(xs, ws, stride, pad, dtype):
+    rng = np.random.RandomState(0)
+    x = rng.randn(*xs).astype(dtype)
+    W = rng.randn(*ws).astype(dtype)
+    b = rng.randn(ws[0]).astype(dtype)
+    y_ref = ref_conv2d(x, W, b, stride, pad)
+    gy = rng.randn(*y_ref.shape).astype(dtype)
+    _, (gx_ref, gW_ref, gb_ref) = ref_conv2d(x, W, b, stride, pad, gy)
+
+    vx, vW, vb = Variable(x), Variable(W), Variable(b)
+    y = F.conv2d(vx, vW, vb, stride=stride, pad=pad)
+    assert y.dtype == dtype
+    np.testing.assert_allclose(y.data, y_ref, **TOL[dtype])
+    _backward(y, gy)
+    for got, want in ((vx.grad, gx_ref), (vW.grad, gW_ref), (vb.grad, gb_ref)):
+        assert got.dtype == dtype and got.shape == want.shape
+        np.testing.assert_allclose(got.data, want, **TOL[dtype])
+
+
+@pytest.mark.parametrize('xs, ws, stride, pad', CONV_CASES[:4])
+def test_conv2d_simple_matches_conv2d(xs, ws, stride, pad):
+    rng = np.random.RandomState(1)
+    x, W, b = rng.randn(*xs), rng.randn(*ws), rng.randn(ws[0])
+    y0 = F.conv2d(x, W, b, stride, pad)
+    y1 = F.conv2d_simple(x, W, b, stride, pad)
+    np.testing.assert_allclose(y1.data, y0.data, rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize('xs, ws, stride, pad', [CONV_CASES[1], CONV_CASES[2], CONV_CASES[3]])
+def test_conv2d_gradient_check(xs, ws, stride, pad):
+    rng = np.random.RandomState(2)
+    x, W, b = rng.randn(*xs), Variable(rng.randn(*ws)), Variable(rng.randn(ws[0]))
+    assert gradient_check(F.conv2d, x, W, b, stride=stride, pad=pad)
+
+
+@pytest.mark.parametrize('xs, ws, stride, pad', [CONV_CASES[1], CONV_CASES[3]])
+def test_conv2d_double_backward(xs, ws, stride, pad):
+    rng = np.random.RandomState(3)
+    x, W = rng.randn(*xs), rng.randn(*ws)
+
+    def f(x, W):
+        return F.conv2d(x, W, stride=stride, pad=pad) ** 2
+    assert check_double_backward(f, x, Variable(W))
+    # second derivatives across x and W (Conv2DGradW's own backward included)
+    g = _grad_of(lambda x, W: F.conv2d(x, W, stride=stride, pad=pad), 2)
+    assert gradient_check(g, Variable(x), Variable(W))
+
+
+def test_conv2d_keeps_float32_and_skips_grad_of_raw_input():
+    x = np.random.randn(2, 1, 6, 6).astype(np.float32)
+    W = Variable(np.random.randn(3, 1, 3, 3).astype(np.float32))
+    b = Variable(np.zeros(3, dtype=np.float32))
+    y = F.conv2d(x, W, b, pad=1)
+    F.sum(y).backward()
+    assert y.dtype == np.float32 and W.grad.dtype == np.float32 and b.grad.dtype == np.float32
+    assert y.creator.inputs[0].grad is None  # a raw ndarray's gradient is never built
+
+
+def test_conv2d_channel_mismatch_names_both_shapes():
+    x = np.zeros((2, 3, 5, 5))
+    W = np.zeros((4, 2, 3, 3))
+    with pytest.raises(ValueError, match=r"conv2d: x has 3 channels \(shape \(2, 3, 5, 5\)\) "
+                                         r"but W expects 2 input channels \(shape \(4, 2, 3, 3\)"):
+        F.conv2d(x, W)
+
+
+def test_conv2d_kernel_larger_than_padded_input():
+    with pytest.raises(ValueError, match=r"conv2d: kernel \(5, 3\) is larger than the padded "
+                                         r"input \(4, 6\)"):
+        F.conv2d(np.zeros((1, 1, 2, 4)), np.zeros((1, 1, 5, 3)), pad=1)
+
+
+def test_conv2d_bad_arguments():
+    x, W = np.zeros((1, 1, 4, 4)), np.zeros((1, 1, 3, 3))
+    with pytest.raises(ValueError, match=r"conv2d: x must be 4-D, got shape \(4, 4\)"):
+        F.conv2d(np.zeros((4, 4)), W)
+    with pytest.raises(ValueError, match=r"conv2d: stride must be >= 1, got 0"):
+        F.conv2d(x, W, stride=0)
+    with pytest.raises(ValueError, match=r"conv2d: pad must be an int or a pair of ints"):
+        F.conv2d(x, W, pad=1.5)
+    with pytest.raises(ValueError, match=r"conv2d: b must have shape \(1,\)"):
+        F.conv2d(x, W, np.zeros(2))
+
+
+# ---------------------------------------------------------------------------
+# deconv2d
+# ---------------------------------------------------------------------------
+DECONV_CASES = [
+    # x shape, W shape (C, OC, KH, KW), stride, pad, outsize
+    ((2, 3, 3, 4), (3, 2, 3, 3), 1, 0, None),
+    ((2, 3, 3, 3), (3, 2, 3, 2), 2, 1, None),
+    ((1, 2, 3, 4), (2, 3, 3, 3), 2, 1, (6, 8)),
+    ((1, 2, 4, 3), (2, 2, 2, 3), (2, 3), (0, 1), None),
+    ((2, 1, 3, 3), (1, 2, 4, 4), 2, 1, None),
+    ((1, 2, 4, 4), (2, 2, 3, 3), 1, 1, (4, 4)),
+]
+
+
+@pytest.mark.parametrize('dtype', [np.float32, np.float64])
+@pytest.mark.parametrize('xs, ws, stride, pad, outsize', DECONV_CASES)
+def test_deconv2d_forward_and_grads_match_loops(xs, ws, stride, pad, outsize, dtype):
+    rng = np.random.RandomState(4)
+    x = rng.randn(*xs).astype(dtype)
+    W = rng.randn(*ws).astype(dtype)
+    b = rng.randn(ws[1]).astype(dtype)
+    y_ref = ref_deconv2d(x, W, b, stride, pad, outsize)
+    if outsize is not None:
+        assert y_ref.shape[2:] == outsize
+    gy = rng.randn(*y_ref.shape).astype(dtype)
+    _, (gx_ref, gW_ref, gb_ref) = ref_deconv2d(x, W, b, stride, pad, outsize, gy)
+
+    vx, vW, vb = Variable(x), Variable(W), Variable(b)
+    y = F.deconv2d(vx, vW, vb, stride=stride, pad=pad, outsize=outsize)
+    assert y.dtype == dtype and y.shape == y_ref.shape
+    np.testing.assert_allclose(y.data, y_ref, **TOL[dtype])
+    _backward(y, gy)
+    for got, want in ((vx.grad, gx_ref), (vW.grad, gW_ref), (vb.grad, gb_ref)):
+        assert got.dtype == dtype and got.shape == want.shape
+        np.testing.assert_allclose(got.data, want, **TOL[dtype])
+
+
+@pytest.mark.parametrize('xs, ws, stride, pad, outsize', [DECONV_CASES[0], DECONV_CASES[2]])
+def test_deconv2d_gradient_check_and_double_backward(xs, ws, stride, pad, outsize):
+    rng = np.random.RandomState(5)
+    x, W, b = rng.randn(*xs), rng.randn(*ws), rng.randn(ws[1])
+    kw = dict(stride=stride, pad=pad, outsize=outsize)
+    assert gradient_check(F.deconv2d, x, Variable(W), Variable(b), **kw)
+    assert check_double_backward(lambda x, W: F.deconv2d(x, W, **kw) ** 2, x, Variable(W))
+    g = _grad_of(lambda x, W: F.deconv2d(x, W, **kw), 2)
+    assert gradient_check(g, Variable(x), Variable(W))
+
+
+def test_deconv2d_errors():
+    with pytest.raises(ValueError, match=r"deconv2d: x has 3 channels \(shape \(1, 3, 2, 2\)\) "
+                                         r"but W expects 2 input channels \(shape \(2, 4, 3, 3\)"):
+        F.deconv2d(np.zeros((1, 3, 2, 2)), np.zeros((2, 4, 3, 3)))
+    with pytest.raises(ValueError, match=r"deconv2d: outsize \(9, 9\) does not match .* use "
+                                         r"outsize between \(7, 7\) and \(8, 8\)"):
+        F.deconv2d(np.zeros((1, 2, 3, 3)), np.zeros((2, 1, 3, 3)), stride=2, pad=0,
+                   outsize=(9, 9))
+    with pytest.raises(ValueError, match=r"deconv2d: the output size \(-1, -1\)"):
+        F.deconv2d(np.zeros((1, 2, 1, 1)), np.zeros((2, 1, 1, 1)), pad=1)
+
+
+# ---------------------------------------------------------------------------
+# im2col / col2im
+# ---------------------------------------------------------------------------
+IM2COL_CASES = [
+    ((2, 3, 5, 4), (3, 2), 1, 0),
+    ((1, 2, 6, 7), 3, 2, 1),
+    ((2, 1, 5, 5), (2, 3), (1, 2), (1, 0)),
+]
+
+
+@pytest.mark.parametrize('xs, k, s, p', IM2COL_CASES)
+def test_im2col_matches_loops_and_col2im_is_its_adjoint(xs, k, s, p):
+    rng = np.random.RandomState(6)
+    x = rng.randn(*xs)
+    col = F.im2col_array(x, k, s, p, to_matrix=True)
+    np.testing.assert_array_equal(col, ref_im2col(x, k, s, p))
+    col6 = F.im2col_array(x, k, s, p, to_matrix=False)
+    N, C = xs[:2]
+    KH, KW = pair(k)
+    assert col6.shape[:4] == (N, C, KH, KW)
+    np.testing.assert_array_equal(col6.transpose(0, 4, 5, 1, 2, 3).reshape(col.shape), col)
+    # <im2col(x), c> == <x, col2im(c)>: col2im is the transpose of im2col
+    c = rng.randn(*col.shape)
+    img = F.col2im_array(c, xs, k, s, p, to_matrix=True)
+    assert img.shape == xs
+    np.testing.assert_allclose((col * c).sum(), (x * img).sum(), rtol=1e-12)
+    y = F.im2col(Variable(x), k, s, p)
+    np.testing.assert_array_equal(y.data, col)
+    z = F.col2im(Variable(c), xs, k, s, p)
+    np.testing.assert_allclose(z.data, img, rtol=1e-12)
+
+
+@pytest.mark.parametrize('to_matrix', [True, False])
+def test_im2col_col2im_gradient_checks(to_matrix):
+    rng = np.random.RandomState(7)
+    xs, k, s, p = (1, 2, 4, 3), (2, 2), 1, (1, 0)
+    x = rng.randn(*xs)
+    assert gradient_check(F.im2col, x, k, s, p, to_matrix=to_matrix)
+    assert check_double_backward(lambda x: F.im2col(x, k, s, p, to_matrix) ** 2, x)
+    col = F.im2col_array(x, k, s, p, to_matrix=to_matrix)
+    c = rng.randn(*col.shape)
+    assert gradient_check(F.col2im, c, xs, k, s, p, to_matrix=to_matrix)
+    assert check_double_backward(lambda c: F.col2im(c, xs, k, s, p, to_matrix) ** 2, c)
+
+
+def test_col2im_rejects_wrong_col_shape():
+    with pytest.raises(ValueError, match=r"col2im_array: col has shape \(5, 4\) but img_shape "
+                                         r"\(1, 1, 3, 3\) .* needs \(4, 4\)"):
+        F.col2im_array(np.zeros((5, 4)), (1, 1, 3, 3), 2, 1, 0)
+
+
+# ---------------------------------------------------------------------------
+# pooling
+# ---------------------------------------------------------------------------
+POOL_CASES = [
+    # x shape, kernel, stride, pad
+    ((2, 3, 4, 4), 2, 2, 0),
+    ((2, 3, 5, 7), 2, 2, 0),
+    ((2, 2, 6, 6), 3, 3, 0),
+    ((1, 2, 5, 5), 3, 1, 1),
+    ((1, 2, 7, 6), (3, 2), (2, 1), (1, 0)),
+    ((2, 1, 6, 6), (1, 2), (1, 2), 0),
+    ((2, 1, 6, 6), (2, 1), (2, 1), 0),
+    ((1, 2, 7, 7), 2, 3, 1),
+]
+
+
+@pytest.mark.parametrize('dtype', [np.float32, np.float64])
+@pytest.mark.parametrize('xs, k, s, p', POOL_CASES)
+def test_pooling_forward_and_grad_match_loops(xs, k, s, p, dtype):
+    rng = np.random.RandomState(8)
+    x = rng.randn(*xs).astype(dtype)
+    OH = (xs[2] + 2 * pair(p)[0] - pair(k)[0]) // pair(s)[0] + 1
+    OW = (xs[3] + 2 * pair(p)[1] - pair(k)[1]) // pair(s)[1] + 1
+    gy = rng.randn(xs[0], xs[1], OH, OW).astype(dtype)
+    y_ref, gx_ref = ref_pool(x, k, s, p, gy, 'max')
+    vx = Variable(x)
+    y = F.pooling(vx, k, s, p)
+    assert y.dtype == dtype and y.shape == y_ref.shape
+    np.testing.assert_allclose(y.data, y_ref, **TOL[dtype])
+    _backward(y, gy)
+    assert vx.grad.dtype == dtype
+    np.testing.assert_allclose(vx.grad.data, gx_ref, **TOL[dtype])
+
+
+@pytest.mark.parametrize('dtype', [np.float32, np.float64])
+@pytest.mark.parametrize('xs, k, s, p', POOL_CASES)
+def test_average_pooling_forward_and_grad_match_loops(xs, k, s, p, dtype):
+    rng = np.random.RandomState(9)
+    x = rng.randn(*xs).astype(dtype)
+    OH = (xs[2] + 2 * pair(p)[0] - pair(k)[0]) // pair(s)[0] + 1
+    OW = (xs[3] + 2 * pair(p)[1] - pair(k)[1]) // pair(s)[1] + 1
+    gy = rng.randn(xs[0], xs[1], OH, OW).astype(dtype)
+    y_ref, gx_ref = ref_pool(x, k, s, p, gy, 'avg')
+    vx = Variable(x)
+    y = F.average_pooling(vx, k, s, p)
+    assert y.dtype == dtype and y.shape == y_ref.shape
+    np.testing.assert_allclose(y.data, y_ref, **TOL[dtype])
+    _backward(y, gy)
+    assert vx.grad.dtype == dtype
+    np.testing.assert_allclose(vx.grad.data, gx_ref, **TOL[dtype])
+
+
+def test_pooling_ties_send_gradient_to_first_maximum():
+    x = Variable(np.ones((1, 1, 4, 4), dtype=np.float32))
+    y = F.pooling(x, 2, 2)
+    F.sum(y).backward()
+    expected = np.zeros((4, 4), dtype=np.float32)
+    expected[::2, ::2] = 1
+    np.testing.assert_array_equal(x.grad.data[0, 0], expected)
+    x.cleargrad()
+    F.sum(F.pooling(x, 3, 1, 1)).backward()
+    _, gx_ref = ref_pool(x.data, 3, 1, 1, np.ones((1, 1, 4, 4)))
+    np.testing.assert_array_equal(x.grad.data, gx_ref)
+
+
+@pytest.mark.parametrize('xs, k, s, p', [POOL_CASES[0], POOL_CASES[3], POOL_CASES[4]])
+def test_pooling_gradient_checks(xs, k, s, p):
+    # distinct, well separated values: the arg-max does not move under the finite differences
+    rng = np.random.RandomState(10)
+    x = rng.permutation(np.prod(xs)).reshape(xs) * 0.1
+    assert gradient_check(F.pooling, x, k, s, p)
+    assert check_double_backward(lambda x: F.pooling(x, k, s, p) ** 2, x)
+    assert gradient_check(F.average_pooling, x, k, s, p)
+    assert check_double_backward(lambda x: F.average_pooling(x, k, s, p) ** 2, x)
+
+
+def test_pooling_simple_matches_pooling():
+    x = np.random.RandomState(11).randn(2, 3, 6, 5)
+    np.testing.assert_array_equal(F.pooling_simple(x, 2, 2).data, F.pooling(x, 2, 2).data)
+    np.testing.assert_array_equal(F.pooling_simple(x, 3, 1).data, F.pooling(x, 3, 1).data)
+
+
+def test_pooling_errors():
+    with pytest.raises(ValueError, match=r"pooling: pad \(2, 2\) must be smaller than "
+                                         r"kernel_size \(2, 2\)"):
+        F.pooling(np.zeros((1, 1, 4, 4)), 2, 1, 2)
+    with pytest.raises(ValueError, match=r"pooling: kernel \(5, 5\) is larger than the padded "
+                                         r"input \(4, 4\)"):
+        F.pooling(np.zeros((1, 1, 4, 4)), 5)
+    with pytest.raises(ValueError, match=r"pooling: x must be 4-D \(N, C, H, W\), got shape "
+                                         r"\(4, 4\)"):
+        F.pooling(np.zeros((4, 4)), 2)
+    with pytest.raises(ValueError, match=r"average_pooling: kernel_size must be >= 1"):
+        F.average_pooling(np.zeros((1, 1, 4, 4)), 0)
+
+
+def test_functions_conv_module_reexports():
+    assert FC.conv2d is F.conv2d and FC.pooling is F.pooling and FC.im2col is F.im2col
+    assert FC.get_conv_outsize(5, 3, 2, 1) == 3 and FC.get_deconv_outsize(3, 3, 2, 1) == 5
