@@ -32,3 +32,7 @@ from dezero.functions.normalization import (  # noqa: F401
     BatchNorm, Dropout, batch_nrom, batch_norm, dropout)
 from dezero.functions.embed import EmbedID, EmbedIDGrad, embed_id  # noqa: F401
 # --- conv ---
+from dezero.functions.conv import (  # noqa: F401
+    AveragePooling2D, AveragePooling2DGrad, Col2im, Conv2d, Conv2DGradW, Deconv2d, Im2col,
+    Pooling2D, Pooling2DGrad, Pooling2DWithIndexes, average_pooling, col2im, col2im_array,
+    conv2d, conv2d_simple, deconv2d, im2col, im2col_array, pooling, pooling_simple)
