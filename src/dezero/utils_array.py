@@ -16,7 +16,8 @@ def normalize_axis(axis, ndim, op='dezero', shape=None):
     """
     if axis is None:
         return tuple(range(ndim))
-    axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
+    # anything that is not a tuple/list is one axis; non-integers are rejected below
+    axes = tuple(axis) if isinstance(axis, (tuple, list)) else (axis,)
     out = []
     for a in axes:
         if not isinstance(a, (int, np.integer)) or isinstance(a, bool):

@@ -90,6 +90,12 @@ def test_axis_out_of_range_names_axis_and_ndim(op):
         op(np.ones((2, 3)), (0, -3))
 
 
+def test_non_integer_axis_rejected():
+    with pytest.raises(TypeError, match=r"sum: axis must be an int, a tuple of ints or None, "
+                                        r"got float 1.5"):
+        F.sum(np.ones((2, 3)), 1.5)
+
+
 def test_repeated_axis_rejected():
     with pytest.raises(ValueError, match=r"sum: repeated axis"):
         F.sum(np.ones((2, 3)), (1, -1))

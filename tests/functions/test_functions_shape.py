@@ -307,6 +307,11 @@ def test_stack_values_and_gradients(shape, axis):
                                  *xs[1:])
 
 
+def test_stack_empty():
+    with pytest.raises(ValueError, match=r"stack: needs at least one input"):
+        F.stack([])
+
+
 def test_stack_shape_mismatch():
     with pytest.raises(ValueError, match=r"stack: .*\(2, 3\) and \(3, 2\)"):
         F.stack([np.ones((2, 3)), np.ones((3, 2))])
