@@ -1,5 +1,6 @@
 """`python -m dezero`: train and graph end to end (subprocesses), option errors (in process)."""
 import csv
+import gzip
 import json
 import os
 import signal
@@ -242,6 +243,36 @@ def test_train_reports_a_failed_download(capsys, monkeypatch):
     assert main(['train', '--dataset', 'mnist']) == 1
     assert 'error: cannot load the mnist data set: get_file: cannot download' in \
         capsys.readouterr().err
+
+
+def _write_idx(path, array):
+    header = bytes([0, 0, 0x08, array.ndim]) + struct.pack(f'>{array.ndim}I', *array.shape)
+    with gzip.open(path, 'wb') as f:
+        f.write(header + array.astype(np.uint8).tobytes())
+
+
+@pytest.fixture
+def tiny_mnist(tmp_path, monkeypatch):
+    """A 40 + 20 image MNIST in a private cache: class k is an image of brightness 25 k."""
+    cache = tmp_path / 'cache'
+    cache.mkdir()
+    rng = np.random.default_rng(0)
+    for prefix, n in (('train', 40), ('t10k', 20)):
+        labels = np.arange(n) % 10
+        images = labels[:, None, None] * 25 + rng.integers(0, 5, (n, 28, 28))
+        _write_idx(cache / f'{prefix}-images-idx3-ubyte.gz', images)
+        _write_idx(cache / f'{prefix}-labels-idx1-ubyte.gz', labels)
+    monkeypatch.setenv('DEZERO_CACHE_DIR', str(cache))
+    return cache
+
+
+def test_train_mnist_mlp_flattens_and_scales_the_images(tiny_mnist, tmp_path, capsys):
+    run = tmp_path / 'run'
+    assert main(['train', '--dataset', 'mnist', '--epochs', '1', '--batch-size', '20',
+                 '--hidden', '16', '--out', str(run), '--no-progress']) == 0
+    _, records, config = read_run(run)
+    assert config['input_shape'] == [784] and config['n_classes'] == 10
+    assert len(records) == 1 and np.isfinite(records[0]['test_loss'])
 
 
 @pytest.mark.skipif(not have('sklearn'), reason='scikit-learn is not installed')
