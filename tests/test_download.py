@@ -248,3 +248,13 @@ def test_extract_archive_reports_a_corrupt_archive(tmp_path):
     arc.write_bytes(b'\x1f\x8b garbage')
     with pytest.raises(CorruptFileError, match=r'bad\.tar\.gz is not a readable tar archive'):
         extract_archive(str(arc), str(tmp_path / 'out'))
+
+
+def test_stale_temporary_files_are_cleaned_up(cache, server):
+    cache.mkdir()
+    old, fresh = cache / '.data.bin.abc.part', cache / '.data.bin.def.part'
+    old.write_bytes(b'left by a killed process')
+    fresh.write_bytes(b'another download in progress')
+    os.utime(old, (0, 0))
+    get_file(server + '/good/data.bin', progress=False)
+    assert _files(cache) == ['.data.bin.def.part', 'data.bin']

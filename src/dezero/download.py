@@ -178,6 +178,21 @@ def _fetch(url, tmp, expect_sha256, desc, progress, timeout):
     return None
 
 
+def _remove_stale_parts(folder, file_name, max_age=24 * 3600):
+    # A killed process (SIGKILL, power loss) cannot clean up its temporary file; a day-old
+    # one is certainly not a download in progress.
+    prefix = f'.{file_name}.'
+    now = time.time()
+    for name in os.listdir(folder):
+        if name.startswith(prefix) and name.endswith('.part'):
+            p = os.path.join(folder, name)
+            try:
+                if now - os.path.getmtime(p) > max_age:
+                    os.remove(p)
+            except OSError:
+                pass
+
+
 def get_file(url, file_name=None, *, sha256=None, mirrors=(), progress=True, timeout=_TIMEOUT):
     """Return the local path of url's file in the cache folder, downloading it first if absent.
 
@@ -213,6 +228,7 @@ def get_file(url, file_name=None, *, sha256=None, mirrors=(), progress=True, tim
             f"get_file: cannot create the cache folder {folder} ({e}); set DEZERO_CACHE_DIR to a "
             "writable folder.", urls, path) from e
 
+    _remove_stale_parts(folder, file_name)
     failures = []
     for u in urls:
         if progress:
