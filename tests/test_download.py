@@ -258,3 +258,8 @@ def test_stale_temporary_files_are_cleaned_up(cache, server):
     os.utime(old, (0, 0))
     get_file(server + '/good/data.bin', progress=False)
     assert _files(cache) == ['.data.bin.def.part', 'data.bin']
+
+
+def test_malformed_sha256_is_a_value_error(cache):
+    with pytest.raises(ValueError, match="get_file: sha256 must be 64 hex digits, got 'abc'"):
+        get_file('http://127.0.0.1:9/x.bin', sha256='abc')

@@ -303,7 +303,8 @@ def _read_cifar_members(path, names, who):
                     member = tar.getmember(name)
                 except KeyError:
                     raise CorruptFileError(f"{who}: {path} has no member {name!r}; it is not the "
-                                           "expected archive. Delete it and run again.", path)
+                                           "expected archive. Delete it and run again.",
+                                           path) from None
                 if not member.isfile():
                     raise CorruptFileError(f"{who}: member {name!r} of {path} is not a file.", path)
                 out[name] = _unpickle_arrays(tar.extractfile(member).read(), f"{name!r} in {path}")

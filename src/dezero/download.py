@@ -208,6 +208,8 @@ def get_file(url, file_name=None, *, sha256=None, mirrors=(), progress=True, tim
         file_name = _file_name_from_url(url)
     _check_file_name(file_name, url)
     expect = sha256.lower() if sha256 else None
+    if expect is not None and (len(expect) != 64 or set(expect) - set('0123456789abcdef')):
+        raise ValueError(f"get_file: sha256 must be 64 hex digits, got {sha256!r}.")
     folder = cache_dir()
     path = os.path.join(folder, file_name)
 
