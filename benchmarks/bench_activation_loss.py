@@ -31,7 +31,26 @@ CASES = [
     ('log_softmax', (100, 1000), None, F.log_softmax, lambda x: torch.log_softmax(x, 1)),
     ('mean_squared_error', (100, 1000), 'target', F.mean_squared_error,
      lambda x, t: nnf.mse_loss(x, t, reduction='sum') / len(x)),
+    ('batch_norm train', (100, 1000), None, lambda x: _bn(x, 1000), lambda x: _tbn(x, 1000)),
+    ('batch_norm train', (32, 16, 16, 16), None, lambda x: _bn(x, 16), lambda x: _tbn(x, 16)),
+    ('dropout 0.5', (100, 1000), None, F.dropout, lambda x: nnf.dropout(x, 0.5)),
 ]
+
+
+def _bn(x, c, _cache={}):
+    if c not in _cache:
+        _cache[c] = (Variable(np.ones(c, np.float32)), Variable(np.zeros(c, np.float32)),
+                     np.zeros(c, np.float32), np.ones(c, np.float32))
+    gamma, beta, mean, var = _cache[c]
+    return F.batch_norm(x, gamma, beta, mean, var)
+
+
+def _tbn(x, c, _cache={}):
+    if c not in _cache:
+        _cache[c] = (torch.ones(c, requires_grad=True), torch.zeros(c, requires_grad=True),
+                     torch.zeros(c), torch.ones(c))
+    gamma, beta, mean, var = _cache[c]
+    return nnf.batch_norm(x, mean, var, gamma, beta, training=True, momentum=0.1, eps=2e-5)
 
 
 def make(shape, second, op, top):

@@ -20,6 +20,14 @@ def test_dropout_draws_the_books_mask_and_scales_by_one_over_keep(xp):
     np.testing.assert_allclose(cuda.as_numpy(y.data), expected, rtol=1e-6)
 
 
+def test_dropout_accepts_numpy_ratios():
+    np.random.seed(0)
+    y = F.dropout(np.ones((2, 2), dtype=np.float32), np.float32(0.25))
+    assert y.dtype == np.float32
+    np.random.seed(0)
+    np.testing.assert_allclose(y.data, (np.random.rand(2, 2) > 0.25) / 0.75, rtol=1e-6)
+
+
 def test_dropout_gradient_is_the_scaled_mask():
     x = Variable(np.ones((3, 4)))
     np.random.seed(0)

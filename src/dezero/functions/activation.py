@@ -7,7 +7,7 @@ so it can be differentiated again.
 from dezero import utils_array
 from dezero.core import Function, as_variable
 from dezero.cuda import get_array_module
-from dezero.functions.math import exp, tanh  # noqa: F401  (tanh re-exported by the family)
+from dezero.functions.math import exp
 from dezero.functions.reduce import sum as _sum
 
 

@@ -3,6 +3,8 @@
 Both read Config.train: dropout is the identity in test mode, batch_norm uses the
 running statistics instead of the batch's.
 """
+import numbers
+
 import numpy as np
 
 from dezero.core import Config, Function, Variable, as_variable
@@ -34,7 +36,7 @@ def dropout(x, dropout_ratio=0.5):
     The mask is drawn with `xp.random.rand(*x.shape) > dropout_ratio` from the global
     generator, as the book does, so seeded scripts reproduce its numbers.
     """
-    if isinstance(dropout_ratio, bool) or not isinstance(dropout_ratio, (int, float)) \
+    if isinstance(dropout_ratio, bool) or not isinstance(dropout_ratio, numbers.Real) \
             or not 0 <= dropout_ratio < 1:
         raise ValueError(f"dropout: dropout_ratio must be a number in [0, 1), got "
                          f"{dropout_ratio!r}.")
