@@ -13,7 +13,6 @@ args = _harness.parse_args(
 
 import numpy as np  # noqa: E402
 
-import dezero  # noqa: E402
 import dezero.functions as F  # noqa: E402
 from dezero import optimizers  # noqa: E402
 from dezero.models import MLP  # noqa: E402

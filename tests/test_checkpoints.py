@@ -279,3 +279,26 @@ def test_resume_gives_bit_identical_parameters(tmp_path):
 
     for (k, a), (_, b) in zip(straight.named_params(), resumed.named_params()):
         assert np.array_equal(a.data, b.data), k
+
+
+def test_unbuilt_batchnorm_rejects_inconsistent_sizes(tmp_path):
+    path = str(tmp_path / 'bn.npz')
+    np.savez(path, **{'gamma': np.ones(3, np.float32), 'beta': np.zeros(3, np.float32),
+                      'avg_mean': np.zeros(4, np.float32), 'avg_var': np.ones(3, np.float64)})
+    bn = L.BatchNorm()
+    with pytest.raises(ValueError) as info:
+        bn.load_weights(path)
+    msg = str(info.value)
+    assert 'avg_mean: shape (4,) in file, model expects (3,)' in msg
+    assert 'avg_var: dtype float64 in file, model expects float32' in msg
+    assert bn.gamma.data is None and bn.avg_mean is None
+
+
+def test_unbuilt_batchnorm_is_built_from_file(tmp_path):
+    src = L.BatchNorm()
+    src(np.random.randn(6, 3).astype(np.float32))
+    path = src.save_weights(tmp_path / 'bn.npz')
+    bn = L.BatchNorm()
+    bn.load_weights(path)
+    assert bn.size == 3 and bn.avg_var.dtype == np.float32
+    np.testing.assert_array_equal(bn.avg_mean, src.avg_mean)

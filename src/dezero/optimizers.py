@@ -140,7 +140,7 @@ class Optimizer:
                 name: xp.array(arr, dtype=param.data.dtype) for name, arr in st.items()}
 
     def save_state(self, path):
-        """Write state_dict() to an .npz atomically ('.npz' appended if missing); return the path."""
+        """Write state_dict() to an .npz atomically (".npz" added if missing); return its path."""
         from dezero.layers.base import save_npz_atomic
         sd = self.state_dict()
         arrays = {'__type__': np.array(sd['type'])}

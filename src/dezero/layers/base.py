@@ -107,11 +107,13 @@ class Layer:
             else:
                 yield key, obj, self, name
 
-    def lazy_spec(self, name):
+    def lazy_spec(self, name, known=None):
         """(shape with None for unknown sizes, dtype) of a not-yet-built array `name`, or None.
 
         Layers that create arrays on their first call override this so that
         load_weights can build them from a checkpoint and still check them.
+        `known` maps the names of this layer's lazy arrays already accepted from
+        the file to those arrays, so that sizes they fix can be enforced.
         """
         return None
 
@@ -196,6 +198,7 @@ class Layer:
 
         missing, mismatched = [], []
         expected = set()
+        accepted_lazy = {}  # id(layer) -> {name: array} of lazy arrays taken from the file
         for key, param, layer, name, current in targets:
             expected.add(key)
             if key not in arrays:
@@ -205,7 +208,8 @@ class Layer:
             if current is not None:
                 want_shape, want_dtype = current.shape, current.dtype
             else:
-                spec = layer.lazy_spec(name)
+                known = accepted_lazy.setdefault(id(layer), {})
+                spec = layer.lazy_spec(name, known)
                 if spec is None:
                     want_shape, want_dtype = None, None
                 else:
@@ -213,6 +217,8 @@ class Layer:
             problem = _compare(arr, want_shape, want_dtype)
             if problem:
                 mismatched.append(f"{key}: {problem}")
+            elif current is None:
+                known[name] = arr
         unexpected = sorted(set(arrays) - expected)
         if missing or unexpected or mismatched:
             raise ValueError(
@@ -255,7 +261,7 @@ def _resolve_npz_path(path):
 
 
 def save_npz_atomic(path, arrays):
-    """Write arrays (name -> NumPy array) to `path` (+'.npz' if missing) atomically; return the path."""
+    """Write arrays (name -> NumPy array) to `path` (+'.npz' if missing) atomically; return it."""
     path = os.fspath(path)
     if not path.endswith('.npz'):
         path += '.npz'
@@ -278,7 +284,7 @@ def save_npz_atomic(path, arrays):
 
 
 def load_npz(path, who='load_npz'):
-    """Read every array of an .npz (no pickles) into a dict; ValueError naming the file if corrupt."""
+    """Read every array of an .npz (no pickles) into a dict; ValueError naming a corrupt file."""
     path = os.fspath(path)
     if not os.path.exists(path):
         raise FileNotFoundError(f"{who}: no such file {path!r}")

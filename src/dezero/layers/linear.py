@@ -55,7 +55,7 @@ class Linear(Layer):
             return F.linear(x, W)
         return F.linear(x, W, b)
 
-    def lazy_spec(self, name):
+    def lazy_spec(self, name, known=None):
         """W may be built from a checkpoint: its shape is (in_size?, out_size)."""
         if name == 'W':
             return (self.in_size, self.out_size), self.dtype

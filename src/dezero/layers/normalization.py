@@ -54,8 +54,11 @@ class BatchNorm(Layer):
         return F.batch_norm(x, self.gamma, self.beta, self.avg_mean, self.avg_var,
                             decay=self.decay, eps=self.eps)
 
-    def lazy_spec(self, name):
-        """All four arrays have shape (C,); C and dtype are known once one is built."""
+    def lazy_spec(self, name, known=None):
+        """All four arrays have shape (C,) and one dtype, fixed by the first one accepted."""
+        if self.size is None and known:
+            first = next(iter(known.values()))
+            return (first.shape[0],), first.dtype
         return (self.size,), self.dtype
 
     def _built_from_checkpoint(self, name, value):
