@@ -1,6 +1,8 @@
 """Tests for dezero.functions.loss: MSE, softmax / sigmoid / binary cross entropy, accuracy."""
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import dezero
 import dezero.functions as F
@@ -280,3 +282,20 @@ def test_softmax_cross_entropy_rejects_integer_logits_and_takes_list_labels():
         F.softmax_cross_entropy(np.zeros((2, 3), dtype=np.int64), np.array([0, 1]))
     y = F.softmax_cross_entropy(X, T.tolist())
     np.testing.assert_allclose(y.data, _ref_softmax_ce(X, T), rtol=1e-12)
+
+
+@settings(max_examples=30, deadline=None)
+@given(n=st.integers(1, 6), c=st.integers(1, 6), seed=st.integers(0, 2 ** 16),
+       scale=st.sampled_from([1.0, 30.0, 1000.0]))
+def test_softmax_cross_entropy_matches_reference_on_random_shapes(n, c, seed, scale):
+    r = np.random.RandomState(seed)
+    x = r.randn(n, c) * scale
+    t = r.randint(0, c, n)
+    t_ign = np.where(r.rand(n) < 0.3, -1, t)
+    with np.errstate(over='raise', invalid='raise', divide='raise'):
+        y = F.softmax_cross_entropy(x, t)
+        y_ign = F.softmax_cross_entropy(x, t_ign, ignore_label=-1)
+    np.testing.assert_allclose(y.data, _ref_softmax_ce(x, t), rtol=1e-10)
+    keep = t_ign != -1
+    expected = _ref_softmax_ce(x[keep], t[keep]) if keep.any() else 0.0
+    np.testing.assert_allclose(y_ign.data, expected, rtol=1e-10)

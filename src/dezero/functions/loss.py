@@ -24,16 +24,15 @@ def _len(x):
 # ---------------------------------------------------------------------------
 # Mean squared error
 # ---------------------------------------------------------------------------
-def _check_same_shape(name, x0, x1, hint):
+def _check_same_shape(name, x0, x1):
     if x0.shape != x1.shape:
         raise ValueError(f"{name}: the two inputs must have the same shape, got {x0.shape} and "
-                         f"{x1.shape}; {hint}")
+                         f"{x1.shape}; reshape one of them (e.g. t.reshape(y.shape)).")
 
 
 class MeanSquaredError(Function):
     def forward(self, x0, x1):
-        _check_same_shape('mean_squared_error', x0, x1,
-                          'reshape one of them (e.g. t.reshape(y.shape)).')
+        _check_same_shape('mean_squared_error', x0, x1)
         diff = x0 - x1
         return (diff * diff).sum() / _len(diff)
 
@@ -52,8 +51,7 @@ def mean_squared_error(x0, x1):
 def mean_squared_error_simple(x0, x1):
     """The book's mean_squared_error composed of sub, pow, sum and div."""
     x0, x1 = as_variable(x0), as_variable(x1)
-    _check_same_shape('mean_squared_error_simple', x0, x1,
-                      'reshape one of them (e.g. t.reshape(y.shape)).')
+    _check_same_shape('mean_squared_error_simple', x0, x1)
     diff = x0 - x1
     return _sum(diff ** 2) / _len(diff)
 
