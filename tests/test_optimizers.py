@@ -308,3 +308,14 @@ def test_load_state_dict_rejects_wrong_type_and_shapes():
     nowhere.z = Parameter(np.zeros(3, dtype=np.float32))
     with pytest.raises(ValueError, match='w: no such parameter in the target'):
         O.Adam().setup(nowhere).load_state_dict(sd)
+
+
+def test_shared_parameter_is_updated_once():
+    m = Layer()
+    m.a = Linear(2, in_size=2)
+    m.b = Linear(2, in_size=2)
+    m.b.W = m.a.W  # tied weights
+    m.a.W.grad = Variable(np.ones((2, 2), dtype=np.float32))
+    before = m.a.W.data.copy()
+    O.SGD(lr=1.0).setup(m).update()
+    np.testing.assert_array_equal(m.a.W.data, before - 1)

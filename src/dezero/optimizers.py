@@ -48,7 +48,13 @@ class Optimizer:
         """Run the hooks, then update every parameter whose grad is not None, in place."""
         if self.target is None:
             raise RuntimeError(f"{type(self).__name__}.update: call setup(model) first.")
-        params = [p for p in self.target.params() if p.grad is not None]
+        params = []
+        seen = set()
+        for p in self.target.params():
+            # A Parameter shared by two layers (tied weights) is updated once.
+            if p.grad is not None and p not in seen:
+                seen.add(p)
+                params.append(p)
         if self.hooks:
             for f in self.hooks:
                 f(params)
