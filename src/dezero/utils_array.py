@@ -34,7 +34,7 @@ def normalize_axis(axis, ndim, op='dezero', shape=None):
 
 
 def sum_to(x, shape):
-    """Sum array x down to shape, undoing NumPy broadcasting.
+    """Sum array x down to shape, undoing NumPy broadcasting (x itself when already shaped).
 
     Raises ValueError when x's shape cannot have been broadcast from shape.
     """
