@@ -302,3 +302,18 @@ def test_unbuilt_batchnorm_is_built_from_file(tmp_path):
     bn.load_weights(path)
     assert bn.size == 3 and bn.avg_var.dtype == np.float32
     np.testing.assert_array_equal(bn.avg_mean, src.avg_mean)
+
+
+def test_lazy_parameters_are_created_on_the_models_device(tmp_path, xp):
+    np.random.seed(0)
+    src = Sequential(L.Linear(3, in_size=2), L.Linear(2))
+    src(np.ones((1, 2), dtype=np.float32))
+    path = src.save_weights(tmp_path / 'w.npz')
+    dst = Sequential(L.Linear(3, in_size=2), L.Linear(2))  # l1/W not built
+    if xp is not np:
+        dst.to_gpu()
+    dst.load_weights(path)
+    assert isinstance(dst.l1.W.data, xp.ndarray) and isinstance(dst.l0.W.data, xp.ndarray)
+    y = dst(xp.ones((1, 2), dtype=np.float32))
+    np.testing.assert_allclose(np.asarray(y.data.tolist()),
+                               src(np.ones((1, 2), dtype=np.float32)).data, rtol=1e-6)

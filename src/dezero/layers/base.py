@@ -184,13 +184,14 @@ class Layer:
         missing, unexpected and mismatched keys and the model is left untouched.
         Lazily-created parameters that are not built yet are created from the
         file (their known sizes and dtype are still checked). Arrays are placed
-        on the device (NumPy/CuPy) each parameter is on; unbuilt ones on NumPy.
+        on the device (NumPy/CuPy) each parameter is on; unbuilt ones go where
+        the model's built parameters are (NumPy for a model with none built).
         A path without '.npz' is also tried with it, mirroring save_weights.
         """
         path = _resolve_npz_path(path)
         arrays = load_npz(path, who=f"{type(self).__name__}.load_weights")
 
-        targets = []  # (key, kind, obj, attribute name, current value)
+        targets = []  # (key, Parameter or None for a buffer, layer, attribute, current value)
         for key, param, layer, name in self._named_param_specs():
             targets.append((key, param, layer, name, param.data))
         for key, layer, name in self.named_buffers():
@@ -227,9 +228,10 @@ class Layer:
                 f"{unexpected}, mismatched [{'; '.join(mismatched)}].")
 
         # Everything checked: now assign.
+        default_xp = next((cuda.get_array_module(t[4]) for t in targets if t[4] is not None), np)
         for key, param, layer, name, current in targets:
             arr = arrays[key]
-            xp = cuda.get_array_module(current) if current is not None else np
+            xp = cuda.get_array_module(current) if current is not None else default_xp
             value = xp.asarray(arr) if xp is not np else arr
             if param is not None:
                 param.data = value
