@@ -231,6 +231,8 @@ def run(args):
     optimizer = nets.build_optimizer(config, model)
     if done:
         model.load_weights(os.path.join(run_dir, WEIGHTS))
+        if args.gpu:  # first, so that the optimizer state is restored next to the weights
+            model.to_gpu()
         optimizer.load_state(os.path.join(run_dir, OPTIMIZER_STATE))
     if done >= config['epochs']:
         print(f"{run_dir} already holds {done} epochs (target {config['epochs']}); "
