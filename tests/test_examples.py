@@ -1,0 +1,50 @@
+"""The scripts in examples/ run with tiny settings (they are documentation that must not rot)."""
+import os
+import subprocess
+import sys
+
+import pytest
+
+EXAMPLES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'examples')
+
+
+def have(module):
+    try:
+        __import__(module)
+        return True
+    except ImportError:
+        return False
+
+
+def run_example(name, *args, cwd):
+    proc = subprocess.run([sys.executable, os.path.join(EXAMPLES, name), *args], cwd=cwd,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout
+
+
+def test_spiral_example_trains_and_draws_the_boundary(tmp_path):
+    out = run_example('spiral.py', '--epochs', '3', '--out', 'b.png', cwd=tmp_path)
+    assert 'test accuracy' in out
+    if have('matplotlib'):
+        assert (tmp_path / 'b.png').read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'
+
+
+def test_tanh_example_prints_the_derivatives_at_half(tmp_path):
+    out = run_example('tanh_higher_order.py', '--order', '2', '--out', 't.png', cwd=tmp_path)
+    # tanh(0.5), 1 - tanh^2, -2 tanh (1 - tanh^2)
+    assert 'order 0: value at x=0.5 is +0.4621' in out
+    assert 'order 1: value at x=0.5 is +0.7864' in out
+    assert 'order 2: value at x=0.5 is -0.7269' in out
+
+
+def test_lstm_example_runs_one_epoch(tmp_path):
+    out = run_example('lstm_sine.py', '--epochs', '1', '--hidden', '8', '--out', 'l.png',
+                      cwd=tmp_path)
+    assert 'epoch 1: loss' in out and 'mean squared error on cos' in out
+
+
+@pytest.mark.skipif(not have('sklearn'), reason='scikit-learn is not installed')
+def test_digits_cnn_example_runs_one_epoch(tmp_path):
+    out = run_example('digits_cnn.py', '--epochs', '1', cwd=tmp_path)
+    assert 'test accuracy' in out
