@@ -30,7 +30,47 @@ CASES = {
     'linear': (F.linear, [_pos(4, 3), _pos(3, 2), _pos(2)]),
     'linear_nd': (F.linear, [_pos(2, 4, 3), _pos(3, 2), _pos(2)]),
     'linear_nobias': (F.linear, [_pos(4, 3), _pos(3, 2)]),
+    'reshape_transpose': (lambda a: F.transpose(F.reshape(a, (3, 2)), (1, 0)) * a,
+                          [_pos(2, 3)]),
+    'get_item_repeats': (lambda a: a[np.array([0, 0, 1])] * 2.0, [_pos(3, 2)]),
+    'get_item_slices': (lambda a: a[:, ::2] + a[1, ::2], [_pos(2, 4)]),
+    'broadcast_sum_to': (lambda a: F.sum_to(F.broadcast_to(a, (2, 3)) * 2.0, (1, 3)),
+                         [_pos(3)]),
+    'sum_axes': (lambda a: F.sum(a, axis=1) + F.sum(a, axis=(0, 2), keepdims=True).sum() +
+                 F.sum(a), [_pos(2, 3, 2)]),
+    'average': (lambda a: F.average(a, axis=0) * F.mean(a), [_pos(3, 2)]),
+    'activations': (lambda a: F.sigmoid(a) * F.relu(a - 1.0) + F.leaky_relu(a - 1.0),
+                    [_pos(3, 4)]),
+    'mse': (F.mean_squared_error, [_pos(4, 2), _pos(4, 2)]),
+    'softmax_cross_entropy': (lambda a: F.softmax_cross_entropy(a, np.array([0, 2, 1])),
+                              [_pos(3, 4)]),
+    'softmax_cross_entropy_ignore': (
+        lambda a: F.softmax_cross_entropy(a, np.array([0, -1, 1]), ignore_label=-1),
+        [_pos(3, 4)]),
+    'sigmoid_cross_entropy': (lambda a: F.sigmoid_cross_entropy(a, np.array([[0, 1], [1, 1]])),
+                              [_pos(2, 2)]),
+    'batch_norm_train': (lambda a, g, b: F.batch_norm(a, g, b, np.zeros(3), np.ones(3)),
+                         [_pos(4, 3), _pos(3), _pos(3)]),
+    'batch_norm_4d': (lambda a, g, b: F.batch_norm(a, g, b, np.zeros(2), np.ones(2)),
+                      [_pos(2, 2, 3, 3), _pos(2), _pos(2)]),
+    'embed_id': (lambda w: F.embed_id(np.array([[0, 2], [2, 2]]), w), [_pos(3, 4)]),
 }
+
+
+def test_batch_norm_test_mode_paths_agree():
+    import dezero
+    with dezero.test_mode():
+        fast = _grads(CASES['batch_norm_train'][0], CASES['batch_norm_train'][1], False)
+        slow = _grads(CASES['batch_norm_train'][0], CASES['batch_norm_train'][1], True)
+    for g_fast, g_slow in zip(fast, slow):
+        np.testing.assert_allclose(g_fast, g_slow, rtol=1e-12, atol=1e-12)
+
+
+def test_dropout_paths_agree():
+    def grads(create_graph):
+        np.random.seed(0)
+        return _grads(lambda a: F.dropout(a, 0.3), [_pos(5, 4)], create_graph)
+    np.testing.assert_array_equal(grads(False)[0], grads(True)[0])
 
 
 def _grads(fn, arrays, create_graph):

@@ -32,6 +32,10 @@ class Sigmoid(Function):
         y = self.outputs[0]()
         return gy * y * (1 - y)
 
+    def backward_arrays(self, gy):
+        y = self.outputs[0]().data
+        return gy * y * (1 - y)
+
 
 def sigmoid(x):
     """Logistic sigmoid 1 / (1 + exp(-x)), elementwise, computed without overflow."""
@@ -53,6 +57,9 @@ class ReLU(Function):
         y = self.outputs[0]()
         return gy * (y.data > 0)
 
+    def backward_arrays(self, gy):
+        return gy * (self.outputs[0]().data > 0)
+
 
 def relu(x):
     """max(x, 0), elementwise."""
@@ -70,12 +77,18 @@ class LeakyReLU(Function):
         return pick(x, x * self.slope)
 
     def backward(self, gy):
-        x, = self.inputs
+        return gy * self._scale()
+
+    def backward_arrays(self, gy):
+        return gy * self._scale()
+
+    def _scale(self):
+        x = self.inputs[0].data
         slope = self.slope
-        scale = (x.data > 0).astype(x.dtype)  # 1 where x > 0, slope elsewhere
+        scale = (x > 0).astype(x.dtype)  # 1 where x > 0, slope elsewhere
         scale *= 1 - slope
         scale += slope
-        return gy * scale
+        return scale
 
 
 def leaky_relu(x, slope=0.2):

@@ -36,6 +36,9 @@ class EmbedID(Function):
         W, = self.inputs
         return EmbedIDGrad(self.ids, W.shape)(gy)
 
+    def backward_arrays(self, gy):
+        return EmbedIDGrad(self.ids, self.inputs[0].data.shape).forward(gy)
+
 
 class EmbedIDGrad(Function):
     """The gradient of embed_id with respect to W: gy scatter-added into zeros of W's shape."""

@@ -8,7 +8,7 @@ import numpy as np
 
 from dezero.core import Config, Function, Variable, as_array, as_variable
 from dezero.cuda import get_array_module
-from dezero.functions.activation import sigmoid, softmax, softmax_simple
+from dezero.functions.activation import Sigmoid, sigmoid, softmax, softmax_simple
 from dezero.functions.math import log
 from dezero.functions.reduce import sum as _sum
 
@@ -39,6 +39,12 @@ class MeanSquaredError(Function):
     def backward(self, gy):
         x0, x1 = self.inputs
         diff = x0 - x1
+        gx0 = gy * diff * (2.0 / _len(diff))
+        return gx0, -gx0
+
+    def backward_arrays(self, gy):
+        x0, x1 = self.inputs
+        diff = x0.data - x1.data
         gx0 = gy * diff * (2.0 / _len(diff))
         return gx0, -gx0
 
@@ -122,20 +128,20 @@ class SoftmaxCrossEntropy(Function):
         return losses.sum() * x.dtype.type(scale)
 
     def backward(self, gy):
+        # The gradient built of Functions, so that it can be differentiated again.
         x, = self.inputs
         xp = get_array_module(self.e)
-        rows = xp.arange(len(self.e))
-        if Config.enable_backprop:
-            # create_graph: the same gradient built of Functions so it can be differentiated.
-            onehot = xp.zeros_like(self.e)
-            onehot[rows, self.t_safe] = 1
-            return (softmax(x) - onehot) * (gy * self.weight)
-        # First order only (the training hot path): (e / s - onehot) * gy / N, with the
-        # per-row factor gy / (N s) folded into one pass over e.
-        w = gy.data * self.weight  # a scalar, or (N, 1) with ignore_label
+        onehot = xp.zeros_like(self.e)
+        onehot[xp.arange(len(self.e)), self.t_safe] = 1
+        return (softmax(x) - onehot) * (gy * self.weight)
+
+    def backward_arrays(self, gy):
+        # (e / s - onehot) * gy / N, with the per-row factor gy / (N s) folded into one pass.
+        xp = get_array_module(self.e)
+        w = gy * self.weight  # a scalar, or (N, 1) with ignore_label
         gx = self.e * (w / self.s)
-        gx[rows, self.t_safe] -= w if w.ndim == 0 else w[:, 0]
-        return Variable(gx)
+        gx[xp.arange(len(self.e)), self.t_safe] -= w if w.ndim == 0 else w[:, 0]
+        return gx
 
 
 def softmax_cross_entropy(x, t, ignore_label=None):
@@ -194,6 +200,13 @@ class SigmoidCrossEntropy(Function):
     def backward(self, gy):
         x, = self.inputs
         return (sigmoid(x) - self.t) * (gy * (1.0 / _len(x)))
+
+    def backward_arrays(self, gy):
+        x = self.inputs[0].data
+        y = Sigmoid().forward(x)
+        y -= self.t
+        y *= gy * (1.0 / _len(x))
+        return y
 
 
 def sigmoid_cross_entropy(x, t):

@@ -28,6 +28,9 @@ class Dropout(Function):
     def backward(self, gy):
         return gy * self.mask
 
+    def backward_arrays(self, gy):
+        return gy * self.mask
+
 
 def dropout(x, dropout_ratio=0.5):
     """Zero each element with probability dropout_ratio and scale the rest by
@@ -124,18 +127,23 @@ class BatchNorm(Function):
             xhat = (x - self.shift) * self.inv_std
             gx = gy * (reshape(gamma, pshape) * self.inv_std)
             return gx, _sum(gy * xhat, axis=axes), _sum(gy, axis=axes)
-        if Config.enable_backprop:
-            return self._backward_graph(gy)
-        # First order only (training hot path): raw arrays saved by forward.
+        return self._backward_graph(gy)
+
+    def backward_arrays(self, g):
+        x, gamma, beta = self.inputs
+        axes, pshape = self.axes, self.pshape
+        if not self.train:
+            xhat = (x.data - self.shift) * self.inv_std
+            gx = g * (gamma.data.reshape(pshape) * self.inv_std)
+            return gx, (g * xhat).sum(axis=axes), g.sum(axis=axes)
         m, xhat, inv_std = self.m, self.xhat, self.inv_std
-        g = gy.data
         gbeta = g.sum(axis=axes, keepdims=True)
         ggamma = (g * xhat).sum(axis=axes, keepdims=True)
         gx = xhat * (ggamma / m)
         gx += gbeta / m
         gx = g - gx
         gx *= gamma.data.reshape(pshape) * inv_std
-        return Variable(gx), Variable(ggamma.reshape(-1)), Variable(gbeta.reshape(-1))
+        return gx, ggamma.reshape(-1), gbeta.reshape(-1)
 
     def _backward_graph(self, gy):
         # create_graph: the same formulas built of Functions, with the batch statistics

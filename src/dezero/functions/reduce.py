@@ -27,6 +27,13 @@ def _grad_to_input(gy, x_shape, axis, keepdims):
     return broadcast_to(gy, x_shape)
 
 
+def _grad_array_to_input(gy, x_shape, axis, keepdims):
+    """Raw-array twin of _grad_to_input."""
+    if not keepdims and axis is not None and gy.ndim:
+        gy = utils_array.reshape_sum_backward(gy, x_shape, axis, False)
+    return get_array_module(gy).broadcast_to(gy, x_shape)
+
+
 class Sum(Function):
     """y = x.sum(axis, keepdims); the gradient is broadcast back."""
 
@@ -42,6 +49,9 @@ class Sum(Function):
 
     def backward(self, gy):
         return _grad_to_input(gy, self.x_shape, self.axis, self.keepdims)
+
+    def backward_arrays(self, gy):
+        return _grad_array_to_input(gy, self.x_shape, self.axis, self.keepdims)
 
 
 def sum(x, axis=None, keepdims=False):
@@ -67,6 +77,9 @@ class Average(Function):
 
     def backward(self, gy):
         return _grad_to_input(gy * self.scale, self.x_shape, self.axis, self.keepdims)
+
+    def backward_arrays(self, gy):
+        return _grad_array_to_input(gy * self.scale, self.x_shape, self.axis, self.keepdims)
 
 
 def average(x, axis=None, keepdims=False):

@@ -38,6 +38,9 @@ class Reshape(Function):
     def backward(self, gy):
         return reshape(gy, self.x_shape)
 
+    def backward_arrays(self, gy):
+        return gy.reshape(self.x_shape)
+
 
 def reshape(x, shape):
     """Return x with a new shape (one dimension may be -1); no copy when possible."""
@@ -110,6 +113,11 @@ class Transpose(Function):
             return transpose(gy)
         return transpose(gy, tuple(np.argsort(self.axes).tolist()))
 
+    def backward_arrays(self, gy):
+        if self.axes is None:
+            return gy.transpose()
+        return gy.transpose(tuple(np.argsort(self.axes).tolist()))
+
 
 def transpose(x, axes=None):
     """Permute the axes of x (reverse them when axes is None); negative axes allowed."""
@@ -168,6 +176,23 @@ class GetItem(Function):
         x, = self.inputs
         return GetItemGrad(self.slices, x.shape)(gy)
 
+    def backward_arrays(self, gy):
+        return _scatter_add(gy, self.slices, self.inputs[0].data.shape)
+
+
+def _scatter_add(gy, slices, in_shape):
+    """Zeros of in_shape with gy added at slices (repeated indices accumulate)."""
+    xp = get_array_module(gy)
+    gx = xp.zeros(in_shape, dtype=gy.dtype)
+    if not _has_int_array(slices):
+        gx[slices] = gy  # basic or boolean indexing: every position at most once
+    elif xp is np:
+        np.add.at(gx, slices, gy)
+    else:
+        import cupyx
+        cupyx.scatter_add(gx, slices, gy)
+    return gx
+
 
 class GetItemGrad(Function):
     """Scatter-add gy into zeros of in_shape at slices (repeated indices accumulate);
@@ -178,17 +203,7 @@ class GetItemGrad(Function):
         self.in_shape = in_shape
 
     def forward(self, gy):
-        xp = get_array_module(gy)
-        gx = xp.zeros(self.in_shape, dtype=gy.dtype)
-        slices = self.slices
-        if not _has_int_array(slices):
-            gx[slices] = gy  # basic or boolean indexing: every position at most once
-        elif xp is np:
-            np.add.at(gx, slices, gy)
-        else:
-            import cupyx
-            cupyx.scatter_add(gx, slices, gy)
-        return gx
+        return _scatter_add(gy, self.slices, self.in_shape)
 
     def backward(self, ggx):
         return get_item(ggx, self.slices)
@@ -222,6 +237,9 @@ class BroadcastTo(Function):
     def backward(self, gy):
         return sum_to(gy, self.x_shape)
 
+    def backward_arrays(self, gy):
+        return utils_array.sum_to(gy, self.x_shape)
+
 
 def broadcast_to(x, shape):
     """Broadcast x to shape (a read-only view in forward; gradients are summed back)."""
@@ -243,6 +261,9 @@ class SumTo(Function):
 
     def backward(self, gy):
         return broadcast_to(gy, self.x_shape)
+
+    def backward_arrays(self, gy):
+        return get_array_module(gy).broadcast_to(gy, self.x_shape)
 
 
 def sum_to(x, shape):
