@@ -142,6 +142,18 @@ def test_train_ctrl_c_keeps_the_complete_epochs_and_exits_130(tmp_path):
     assert len(read_run(run)[1]) == done + 1
 
 
+def test_checkpoint_saving_holds_ctrl_c_until_it_is_done():
+    from dezero.cli.train import _sigint_deferred
+    steps = []
+    with pytest.raises(KeyboardInterrupt):
+        with _sigint_deferred():
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.01)
+            steps.append('finished')
+    assert steps == ['finished']
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
 def test_train_unknown_dataset_lists_the_valid_ones():
     proc = dezero_cli('train', '--dataset', 'imagenet')
     assert proc.returncode == 2
@@ -273,6 +285,21 @@ def test_train_mnist_mlp_flattens_and_scales_the_images(tiny_mnist, tmp_path, ca
     _, records, config = read_run(run)
     assert config['input_shape'] == [784] and config['n_classes'] == 10
     assert len(records) == 1 and np.isfinite(records[0]['test_loss'])
+
+
+def test_train_cnn_keeps_the_image_shape_and_resumes(tiny_mnist, tmp_path, capsys):
+    run = tmp_path / 'run'
+    common = ['--no-progress']
+    assert main(['train', '--dataset', 'mnist', '--model', 'cnn', '--epochs', '1',
+                 '--batch-size', '20', '--hidden', '8', '--out', str(run)] + common) == 0
+    assert read_run(run)[2]['input_shape'] == [1, 28, 28]
+    assert main(['train', '--resume', str(run), '--epochs', '2'] + common) == 0
+    assert [r['epoch'] for r in read_run(run)[1]] == [1, 2]
+    out = tmp_path / 'cnn.dot'
+    assert main(['graph', '--run', str(run), '-o', str(out)]) == 0
+    dot = out.read_text()
+    assert dot.count('"Conv2d"') == 2 and '"x: (1, 1, 28, 28) float32"' in dot
+    assert '"y: (1, 10) float32"' in dot
 
 
 @pytest.mark.skipif(not have('sklearn'), reason='scikit-learn is not installed')

@@ -6,9 +6,12 @@ Weights, optimizer state and history are saved after every epoch, so Ctrl-C or
 a crash loses at most the epoch in progress, and --resume continues from there.
 """
 import argparse
+import contextlib
 import json
 import os
+import signal
 import sys
+import threading
 import time
 
 import numpy as np
@@ -162,12 +165,29 @@ def _new_run_dir(out):
 # ---------------------------------------------------------------------------
 # the run
 # ---------------------------------------------------------------------------
+@contextlib.contextmanager
+def _sigint_deferred():
+    """Hold Ctrl-C until the block ends, so that a checkpoint is never half written."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: caught.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if caught:
+        raise KeyboardInterrupt
+
+
 def _save_checkpoint(run_dir, model, optimizer, history):
     from dezero.training import save_history
-    model.save_weights(os.path.join(run_dir, WEIGHTS))
-    optimizer.save_state(os.path.join(run_dir, OPTIMIZER_STATE))
-    save_history(history, os.path.join(run_dir, HISTORY_CSV))
-    save_history(history, os.path.join(run_dir, HISTORY_JSON))
+    with _sigint_deferred():
+        model.save_weights(os.path.join(run_dir, WEIGHTS))
+        optimizer.save_state(os.path.join(run_dir, OPTIMIZER_STATE))
+        save_history(history, os.path.join(run_dir, HISTORY_CSV))
+        save_history(history, os.path.join(run_dir, HISTORY_JSON))
 
 
 def _plot(run_dir, history):
@@ -197,7 +217,15 @@ def run(args):
         config = _resumed_config(args) if args.resume else _new_config(args)
     except UsageError as e:
         args.parser.error(str(e))
-    if args.gpu and not cuda.gpu_available():
+    history = []
+    if args.resume and os.path.exists(os.path.join(args.resume, HISTORY_JSON)):
+        history = load_history(os.path.join(args.resume, HISTORY_JSON))
+    done = len(history)
+    if done >= config['epochs']:
+        print(f"{args.resume} already holds {done} epochs (target {config['epochs']}); "
+              "raise --epochs to train more")
+        return 0
+    if args.gpu:
         try:
             cuda.require_cupy()
         except RuntimeError as e:
@@ -211,12 +239,8 @@ def run(args):
         print(f"error: cannot load the {config['dataset']} data set: {e}", file=sys.stderr)
         return 1
     config.update(input_shape=list(input_shape), n_classes=n_classes, dezero_version=__version__)
-
-    history = []
     if args.resume:
         run_dir = args.resume
-        if os.path.exists(os.path.join(run_dir, HISTORY_JSON)):
-            history = load_history(os.path.join(run_dir, HISTORY_JSON))
     else:
         try:
             run_dir = _new_run_dir(args.out)
@@ -224,7 +248,6 @@ def run(args):
             args.parser.error(str(e))
     write_text(os.path.join(run_dir, CONFIG), json.dumps(config, indent=1) + '\n')
 
-    done = len(history)
     # Reseeding with the epoch count gives a resumed run fresh, reproducible shuffles.
     np.random.seed(config['seed'] + done)
     model = nets.build_model(config)
@@ -234,10 +257,6 @@ def run(args):
         if args.gpu:  # first, so that the optimizer state is restored next to the weights
             model.to_gpu()
         optimizer.load_state(os.path.join(run_dir, OPTIMIZER_STATE))
-    if done >= config['epochs']:
-        print(f"{run_dir} already holds {done} epochs (target {config['epochs']}); "
-              "raise --epochs to train more")
-        return 0
 
     print(('resuming from epoch %d: ' % done if done else 'training ') + _describe(config))
     print(f"run folder: {run_dir}")
