@@ -27,20 +27,12 @@ def build_parser():
 
 def demo():
     """A few lines that show define-by-run differentiation at work."""
-    import numpy as np
-    import dezero.functions as F
-    from dezero import Variable
-    x = Variable(np.array(1.0))
-    y = F.tanh(x)
-    y.backward(create_graph=True)
-    gx = x.grad
-    x.cleargrad()
-    gx.backward()
+    from dezero.cli.graph import tanh_derivative
+    y, gx, gx2 = (float(tanh_derivative(order).data) for order in range(3))
     return ("demo: y = tanh(x) at x = 1\n"
-            f"  y        = {float(y.data):.6f}\n"
-            f"  dy/dx    = {float(gx.data):.6f}   (1 - y^2)\n"
-            f"  d2y/dx2  = {float(x.grad.data):.6f}   (backward of the backward, "
-            "create_graph=True)")
+            f"  y        = {y:.6f}\n"
+            f"  dy/dx    = {gx:.6f}   (1 - y^2)\n"
+            f"  d2y/dx2  = {gx2:.6f}   (backward of the backward, create_graph=True)")
 
 
 def main(argv=None):

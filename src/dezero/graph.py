@@ -7,6 +7,7 @@ import shutil
 import subprocess
 
 from dezero._atomic import atomic_path, write_text
+from dezero.core import Variable
 
 INSTALL_GRAPHVIZ = (
     "install Graphviz so that the `dot` program is on PATH: `sudo apt-get install graphviz` "
@@ -49,7 +50,6 @@ def get_dot_graph(output, verbose=True):
         output: the Variable whose creators are drawn (walked iteratively, any depth).
         verbose: also show each Variable's shape and dtype next to its name.
     """
-    from dezero.core import Variable
     if not isinstance(output, Variable):
         raise TypeError(f"get_dot_graph: output must be a Variable, got {type(output).__name__}; "
                         "pass the result of a dezero computation, e.g. y = F.sin(x).")
