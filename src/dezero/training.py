@@ -141,7 +141,8 @@ def fit(model, optimizer, train_loader, test_loader=None, epochs=10,
         history: a history to continue (resuming); new records are appended to it.
 
     Each record is {'epoch', 'train_loss', 'train_acc', 'test_loss', 'test_acc',
-    'seconds'}, with None for what was not measured. On KeyboardInterrupt the
+    'seconds'} (the epoch's wall time, evaluation included), with None for what
+    was not measured. On KeyboardInterrupt the
     history keeps every complete epoch and the exception propagates.
     """
     history = [] if history is None else history
