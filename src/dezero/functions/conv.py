@@ -437,14 +437,45 @@ def _tiled(k, s, p):
 
 
 def _argmax_scan(xp, slices, idx_dtype):
-    """Elementwise max over a list of equally shaped arrays and the index of the first max."""
-    y = slices[0].copy()
-    idx = xp.zeros(y.shape, dtype=idx_dtype)
+    """Elementwise max over equally shaped arrays and the index of the first maximum."""
+    y = slices[0]
+    idx = None
     for n, a in enumerate(slices[1:], 1):
         m = a > y
-        idx[m] = n
-        xp.maximum(y, a, out=y)
+        y = xp.maximum(y, a)
+        idx = m.astype(idx_dtype) if idx is None else xp.where(m, idx_dtype(n), idx)
+    if idx is None:
+        return y.copy(), xp.zeros(y.shape, dtype=idx_dtype)
     return y, idx
+
+
+def _select(xp, options, which):
+    """options[which] elementwise for uint8 arrays, by bit masks (faster than where on
+    strided views)."""
+    sel = options[0]
+    for i in range(1, len(options)):
+        mask = -(which == i).view(np.uint8) if xp is np else \
+            (which == i).astype(np.uint8) * np.uint8(255)
+        sel = sel ^ ((sel ^ options[i]) & mask)
+    return sel
+
+
+def _window_offsets(xp, k, Wp, dtype):
+    """Flat offset of each window element (row-major k) from the window's top-left."""
+    return xp.asarray([i * Wp + j for i in range(k[0]) for j in range(k[1])], dtype=dtype)
+
+
+def _linear_index(xp, pool, padded_shape):
+    """Flat index into the padded input of each window's arg-max: (N*C*OH*OW,)."""
+    N, C, Hp, Wp = padded_shape
+    OH, OW = pool.indexes.shape[2:]
+    s = pool.stride
+    itype = np.int32 if N * C * Hp * Wp < 2 ** 31 else np.int64
+    base = (xp.arange(N * C, dtype=itype) * (Hp * Wp)).reshape(-1, 1, 1) + \
+        (xp.arange(OH, dtype=itype) * (s[0] * Wp)).reshape(1, -1, 1) + \
+        (xp.arange(OW, dtype=itype) * s[1]).reshape(1, 1, -1)
+    offsets = _window_offsets(xp, pool.kernel_size, Wp, itype)
+    return (base + offsets[pool.indexes.reshape(N * C, OH, OW)]).reshape(-1)
 
 
 class Pooling2D(Function):
@@ -461,9 +492,9 @@ class Pooling2D(Function):
         KH, KW = k
         self.x_shape = x.shape
         idx_dtype = np.uint8 if KH * KW <= 256 else np.int32
-        if _tiled(k, s, p):
-            # Columns of each window first (1-D strided views of the flat array), then rows:
-            # long flat loops instead of short strided rows. The scan order keeps the first
+        if _tiled(k, s, p) and idx_dtype is np.uint8:
+            # Columns of each window first (1-D strided views of the flat array: one long
+            # loop each), then rows. Scanning columns, then rows, in order keeps the first
             # maximum in row-major window order, like argmax.
             xc = x[:, :, :OH * KH, :OW * KW] if (OH * KH, OW * KW) != (H, W) else x
             f = xp.ascontiguousarray(xc).reshape(-1, KW)
@@ -471,11 +502,9 @@ class Pooling2D(Function):
             r = cm.reshape(N * C * OH, KH, OW)
             y, ri = _argmax_scan(xp, [r[:, i] for i in range(KH)], idx_dtype)
             ci = ci.reshape(N * C * OH, KH, OW)
-            sel = ci[:, 0]
-            for i in range(1, KH):
-                sel = xp.where(ri == i, ci[:, i], sel)
-            idx = ri * KW + sel if KH > 1 else sel
-            self.indexes = idx.astype(idx_dtype, copy=False).reshape(N, C, OH, OW)
+            sel = _select(xp, [ci[:, i] for i in range(KH)], ri)
+            idx = ri * np.uint8(KW) + sel if KH > 1 else sel
+            self.indexes = idx.reshape(N, C, OH, OW)
             return y.reshape(N, C, OH, OW)
         fill = -np.inf if x.dtype.kind == 'f' else np.iinfo(x.dtype).min
         v = _windows(xp, _pad(xp, x, p, fill), k, s, (OH, OW))
@@ -496,44 +525,27 @@ class Pooling2DGrad(Function):
     def forward(self, gy):
         pool = self.pool
         k, s, p = pool.kernel_size, pool.stride, pool.pad
-        idx = pool.indexes
         xp = get_array_module(gy)
         N, C, H, W = pool.x_shape
-        OH, OW = gy.shape[2:]
-        KH, KW = k
-        zero = xp.zeros((), dtype=gy.dtype)
-        if _tiled(k, s, p):
-            # Undo the two stages of the forward: rows, then columns within the row.
-            M = N * C * OH
-            g = gy.reshape(M, 1, OW)
-            ri = (idx // KW).reshape(M, 1, OW) if KW > 1 else idx.reshape(M, 1, OW)
-            rows = xp.where(ri == xp.arange(KH, dtype=idx.dtype).reshape(1, KH, 1), g, zero)
-            if KW > 1:
-                ci = xp.broadcast_to((idx % KW).reshape(M, 1, OW), (M, KH, OW)).reshape(-1, 1)
-                cols = xp.where(ci == xp.arange(KW, dtype=idx.dtype), rows.reshape(-1, 1), zero)
-            else:
-                cols = rows
-            gx = cols.reshape(N, C, OH * KH, OW * KW)
-            if (OH * KH, OW * KW) != (H, W):
-                full = xp.zeros((N, C, H, W), dtype=gy.dtype)
-                full[:, :, :OH * KH, :OW * KW] = gx
-                gx = full
-            return gx
-        gpad = xp.zeros((N, C, H + 2 * p[0], W + 2 * p[1]), dtype=gy.dtype)
-        v = _windows(xp, gpad, k, s, (OH, OW))
-        overlap = s[0] < KH or s[1] < KW
-        n = 0
-        for i in range(KH):
-            for j in range(KW):
-                contrib = xp.where(idx == n, gy, zero)
-                if overlap:
-                    v[:, :, i, j] += contrib
-                else:
-                    v[:, :, i, j] = contrib
-                n += 1
+        Hp, Wp = H + 2 * p[0], W + 2 * p[1]
+        if s[0] >= k[0] and s[1] >= k[1]:
+            # Windows do not overlap: one scatter of gy to the arg-max positions.
+            gx = xp.zeros(N * C * Hp * Wp, dtype=gy.dtype)
+            gx[_linear_index(xp, pool, (N, C, Hp, Wp))] = gy.reshape(-1)
+            gx = gx.reshape(N, C, Hp, Wp)
+        else:
+            idx = pool.indexes
+            zero = xp.zeros((), dtype=gy.dtype)
+            gx = xp.zeros((N, C, Hp, Wp), dtype=gy.dtype)
+            v = _windows(xp, gx, k, s, gy.shape[2:])
+            n = 0
+            for i in range(k[0]):
+                for j in range(k[1]):
+                    v[:, :, i, j] += xp.where(idx == n, gy, zero)
+                    n += 1
         if p[0] or p[1]:
-            return xp.ascontiguousarray(gpad[:, :, p[0]:p[0] + H, p[1]:p[1] + W])
-        return gpad
+            return xp.ascontiguousarray(gx[:, :, p[0]:p[0] + H, p[1]:p[1] + W])
+        return gx
 
     def backward(self, ggx):
         return Pooling2DWithIndexes(self.pool)(ggx)
@@ -547,17 +559,10 @@ class Pooling2DWithIndexes(Function):
 
     def forward(self, x):
         pool = self.pool
-        k, s, p = pool.kernel_size, pool.stride, pool.pad
-        idx = pool.indexes
         xp = get_array_module(x)
-        v = _windows(xp, _pad(xp, x, p), k, s, idx.shape[2:])
-        y = xp.zeros(idx.shape, dtype=x.dtype)
-        n = 0
-        for i in range(k[0]):
-            for j in range(k[1]):
-                y = xp.where(idx == n, v[:, :, i, j], y)
-                n += 1
-        return y
+        xpad = xp.ascontiguousarray(_pad(xp, x, pool.pad))
+        y = xpad.reshape(-1)[_linear_index(xp, pool, xpad.shape)]
+        return y.reshape(pool.indexes.shape)
 
     def backward(self, gy):
         return Pooling2DGrad(self.pool)(gy)
