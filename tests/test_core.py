@@ -476,3 +476,13 @@ def test_arrays_wrapped_by_a_call_are_marked_as_not_needing_gradients():
     Probe()(np.array([3.0]), w).backward()
     assert seen['flags'] == (False, True)
     assert w.grad.data == 3.0
+
+
+def test_float_of_a_one_element_output_works_as_on_old_numpy():
+    x = Variable(np.array([[0.5]]))
+    y = F.sin(x) * 2.0
+    assert float(y.data) == pytest.approx(2 * math.sin(0.5))
+    assert int((Variable(np.array([[[3.0]]])) * 1.0).data) == 3
+    with pytest.raises(TypeError):
+        float((Variable(np.array([1.0, 2.0])) * 1.0).data)
+    assert isinstance(y.data, np.ndarray) and y.data.shape == (1, 1)

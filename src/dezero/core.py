@@ -384,6 +384,26 @@ def as_variable(obj):
     return Variable(obj)
 
 
+class SizeOneArray(_ndarray):
+    """A one-element ndarray of any shape that float()/int() still accept.
+
+    NumPy 2 refuses float() on arrays with ndim > 0, which breaks the book's
+    `float(y.data)` on a (1, 1) model output; Function outputs of one element
+    and two or more dimensions are returned as this thin view instead (1-D ones
+    stay plain: chains of (1,) arrays are a hot path, and the book reads those
+    through 0-d losses).
+    """
+
+    def __float__(self):
+        return float(self.item())
+
+    def __int__(self):
+        return int(self.item())
+
+    def __complex__(self):
+        return complex(self.item())
+
+
 def _to_output_array(y):
     # NumPy hands back scalars (np.float64) for 0-d results: outputs are always arrays.
     if isinstance(y, _ndarray) or cuda.is_cupy_array(y):
@@ -458,6 +478,8 @@ class Function:
             ys = self.forward(*[x.data for x in inputs])
 
         if ys.__class__ is _ndarray:  # the common case: one NumPy output
+            if ys.ndim > 1 and ys.size == 1:
+                ys = ys.view(SizeOneArray)
             y = _new_object(Variable)
             y.data = ys
             y.name = None
