@@ -50,7 +50,7 @@ class _ConvBase(Layer):
                              f"{x.shape}) but W expects {self.W.data.shape[self._in_axis]} "
                              f"(W shape {self.W.data.shape}); check in_channels.")
 
-    def lazy_spec(self, name):
+    def lazy_spec(self, name, known=None):
         """W may be built from a checkpoint: its in_channels axis may still be unknown."""
         if name == 'W':
             return self._w_shape(self.in_channels), self.dtype
