@@ -216,6 +216,12 @@ def _deconv_forward(xp, x, W, s, p, out_hw):
     """Transposed convolution of x (N, C, H, W) with W (C, OC, KH, KW) to (N, OC, *out_hw)."""
     N, C = x.shape[:2]
     _, OC, KH, KW = W.shape
+    if s == (1, 1) and p[0] < KH and p[1] < KW:
+        # With stride 1 this is a convolution with the flipped, channel-swapped kernel:
+        # one patch copy and one product, cheaper than the product plus KH*KW scatter-adds.
+        flipped = xp.ascontiguousarray(W.transpose(1, 0, 2, 3)[:, :, ::-1, ::-1])
+        full = (KH - 1 - p[0], KW - 1 - p[1])
+        return _conv_forward(xp, x, flipped, s, full, tuple(out_hw))
     shape = (N, OC) + tuple(out_hw)
     gcol = xp.matmul(W.reshape(C, -1).T, _to_cols(xp, x, out_hw[1], p, s))
     return _col2im(xp, gcol, shape, (KH, KW), s, p, x.shape[2:])
