@@ -333,7 +333,7 @@ def test_graph_of_tanh_derivatives_grows_with_the_order(tmp_path, capsys):
         assert '"Tanh"' in dot
         sizes.append(dot.count('->'))
     assert sizes[0] == 2 and sizes[0] < sizes[1] < sizes[2]
-    assert f'"gx2: () float64"' in (tmp_path / 't2.dot').read_text()
+    assert '"gx2: () float64"' in (tmp_path / 't2.dot').read_text()
 
 
 def test_graph_of_a_saved_model_shows_its_layers(trained, tmp_path, capsys):

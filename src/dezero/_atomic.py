@@ -39,3 +39,13 @@ def write_text(path, text):
     with atomic_path(path) as tmp:
         with open(tmp, 'w', encoding='utf-8', newline='') as f:
             f.write(text)
+
+
+def write_npz(path, arrays):
+    """Write arrays (name -> array) to an .npz at exactly `path`, atomically and durably."""
+    import numpy as np
+    with atomic_path(path, suffix='.tmp') as tmp:
+        with open(tmp, 'wb') as f:
+            np.savez(f, **arrays)
+            f.flush()
+            os.fsync(f.fileno())

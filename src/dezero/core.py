@@ -350,18 +350,12 @@ def needs_grad(v):
 
 
 def _wrap_constant(data):
-    v = _new_object(_Constant)
-    v.data = data
-    v.name = None
-    v.grad = None
-    v.creator = None
-    v.generation = 0
-    return v
+    return _wrap(data, _Constant)
 
 
-def _wrap(data):
-    """A fresh Variable around an array that is already known to be valid."""
-    v = _new_object(Variable)
+def _wrap(data, cls=Variable):
+    """A fresh Variable (or cls instance) around an array that is already known to be valid."""
+    v = _new_object(cls)
     v.data = data
     v.name = None
     v.grad = None

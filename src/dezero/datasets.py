@@ -16,6 +16,7 @@ import zlib
 
 import numpy as np
 
+from dezero._atomic import write_npz
 from dezero.download import CorruptFileError, cache_dir, get_file
 from dezero.transforms import Compose, Flatten, Normalize, ToFloat, _identity
 
@@ -167,17 +168,10 @@ def _load_npz(name, keys):
 
 
 def _save_npz(name, **arrays):
-    path = _npz_path(name)
-    tmp = f"{path}.{os.getpid()}.part"
     try:
-        with open(tmp, 'wb') as f:
-            np.savez(f, **arrays)
-        os.replace(tmp, path)
+        write_npz(_npz_path(name), arrays)
     except OSError:  # a read-only cache only costs the speed-up
-        try:
-            os.remove(tmp)
-        except OSError:
-            pass
+        pass
 
 
 # ---------------------------------------------------------------------------

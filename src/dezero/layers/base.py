@@ -6,13 +6,13 @@ Parameter, plus every persistent buffer (running statistics such as
 BatchNorm's avg_mean / avg_var, which are state but not trainable).
 """
 import os
-import tempfile
 import weakref
 import zipfile
 
 import numpy as np
 
 from dezero import cuda
+from dezero._atomic import write_npz
 from dezero.core import Parameter
 
 
@@ -267,21 +267,7 @@ def save_npz_atomic(path, arrays):
     path = os.fspath(path)
     if not path.endswith('.npz'):
         path += '.npz'
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix='.' + os.path.basename(path) + '.',
-                               suffix='.tmp')
-    try:
-        with os.fdopen(fd, 'wb') as f:
-            np.savez(f, **arrays)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    write_npz(path, arrays)
     return path
 
 
