@@ -118,9 +118,20 @@ def test_plot_dot_graph_without_dot_keeps_the_dot_file_and_says_how_to_install(
     with pytest.raises(GraphvizNotFoundError,
                        match=r"`dot` program was not found.*apt-get install graphviz.*"
                              r"brew install graphviz") as info:
-        plot_dot_graph(y, to_file=tmp_path / 'g.png')
+        plot_dot_graph(y, to_file=tmp_path / 'g.png', strict=True)
     assert info.value.dot_file == str(tmp_path / 'g.dot')
     assert 'Mul' in (tmp_path / 'g.dot').read_text()
+    assert not (tmp_path / 'g.png').exists()
+
+
+def test_plot_dot_graph_without_dot_warns_and_returns_the_dot_file_by_default(
+        tmp_path, monkeypatch):
+    # The book's scripts draw graphs as a side effect: they must still finish.
+    monkeypatch.setenv('PATH', str(tmp_path / 'empty'))
+    _, y = _small_graph()
+    with pytest.warns(RuntimeWarning, match=r"`dot` program was not found.*apt-get install"):
+        out = plot_dot_graph(y, to_file=tmp_path / 'g.png')
+    assert out == str(tmp_path / 'g.dot')
     assert not (tmp_path / 'g.png').exists()
 
 

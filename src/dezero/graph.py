@@ -5,6 +5,7 @@ Variables are orange ellipses, Functions light-blue boxes, as in the book's figu
 import os
 import shutil
 import subprocess
+import warnings
 
 from dezero._atomic import atomic_path, write_text
 from dezero.core import Variable
@@ -80,12 +81,14 @@ def get_dot_graph(output, verbose=True):
     return 'digraph g {\n' + '\n'.join(lines) + '\n}\n'
 
 
-def plot_dot_graph(output, verbose=True, to_file='graph.png'):
+def plot_dot_graph(output, verbose=True, to_file='graph.png', *, strict=False):
     """Draw the graph of `output` into to_file (format from its extension) and return the path.
 
     The DOT text is written first, next to to_file with a .dot extension (or to to_file
     itself when that ends in .dot); then `dot -T<ext>` renders it. When `dot` is not on
-    PATH, GraphvizNotFoundError says how to install Graphviz, and the .dot file stays.
+    PATH the .dot file stays and a RuntimeWarning says how to install Graphviz and render
+    it, and the .dot path is returned, so a script that draws a graph as a side effect
+    still finishes; with strict=True GraphvizNotFoundError is raised instead.
     """
     to_file = os.fspath(to_file)
     root, ext = os.path.splitext(to_file)
@@ -103,10 +106,13 @@ def plot_dot_graph(output, verbose=True, to_file='graph.png'):
 
     dot = shutil.which('dot')
     if dot is None:
-        raise GraphvizNotFoundError(
-            f"plot_dot_graph: cannot render {to_file!r}: the Graphviz `dot` program was not "
-            f"found. The graph was written to {dot_file!r}; {INSTALL_GRAPHVIZ}, then run "
-            f"`dot -T{ext} {dot_file} -o {to_file}`.", dot_file)
+        message = (f"plot_dot_graph: cannot render {to_file!r}: the Graphviz `dot` program was "
+                   f"not found. The graph was written to {dot_file!r}; {INSTALL_GRAPHVIZ}, then "
+                   f"run `dot -T{ext} {dot_file} -o {to_file}`.")
+        if strict:
+            raise GraphvizNotFoundError(message, dot_file)
+        warnings.warn(message, RuntimeWarning, stacklevel=2)
+        return dot_file
     with atomic_path(to_file) as tmp:
         proc = subprocess.run([dot, '-T' + ext, dot_file, '-o', tmp],
                               capture_output=True, text=True)

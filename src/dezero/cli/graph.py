@@ -105,7 +105,7 @@ def run(args):
         output = EXPRESSIONS[args.expr]()
         what = f'the {args.expr} function'
     try:
-        path = plot_dot_graph(output, verbose=not args.no_verbose, to_file=args.out)
+        path = plot_dot_graph(output, verbose=not args.no_verbose, to_file=args.out, strict=True)
     except GraphvizNotFoundError as e:
         print(f"wrote {e.dot_file} (the graph of {what}), but could not render {args.out}:\n"
               f"{e}")
