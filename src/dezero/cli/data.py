@@ -22,7 +22,7 @@ class Digits(datasets.Dataset):
         except ImportError as e:
             raise MissingDependencyError(
                 "the digits data set comes with scikit-learn, which is not installed: "
-                "pip install scikit-learn (it is part of 'dezero[test]')") from e
+                "pip install 'dezero[digits]' (or pip install scikit-learn)") from e
         bunch = load_digits()
         x = (bunch.images / 16.0).astype(np.float32)[:, None]
         t = bunch.target.astype(np.int64)
