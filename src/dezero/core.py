@@ -563,6 +563,8 @@ def _sum_to_shape(gx, shape):
 
 
 class Add(Function):
+    """x0 + x1 with broadcasting; each gradient is summed back to its input's shape."""
+
     def forward(self, x0, x1):
         return x0 + x1
 
@@ -582,6 +584,8 @@ class Add(Function):
 
 
 class Mul(Function):
+    """x0 * x1 with broadcasting."""
+
     def forward(self, x0, x1):
         return x0 * x1
 
@@ -602,6 +606,8 @@ class Mul(Function):
 
 
 class Neg(Function):
+    """-x."""
+
     def forward(self, x):
         return -x
 
@@ -613,6 +619,8 @@ class Neg(Function):
 
 
 class Sub(Function):
+    """x0 - x1 with broadcasting."""
+
     def forward(self, x0, x1):
         return x0 - x1
 
@@ -630,6 +638,8 @@ class Sub(Function):
 
 
 class Div(Function):
+    """x0 / x1 with broadcasting."""
+
     def forward(self, x0, x1):
         return x0 / x1
 

@@ -21,6 +21,8 @@ def _check_axis(name, x, axis):
 
 
 class Sigmoid(Function):
+    """1 / (1 + exp(-x)) computed as 0.5 tanh(0.5 x) + 0.5."""
+
     def forward(self, x):
         # 0.5 * tanh(0.5 x) + 0.5 equals 1 / (1 + exp(-x)) and cannot overflow.
         y = get_array_module(x).tanh(x * 0.5)
@@ -49,6 +51,8 @@ def sigmoid_simple(x):
 
 
 class ReLU(Function):
+    """max(x, 0)."""
+
     def forward(self, x):
         return get_array_module(x).maximum(x, 0)
 
@@ -67,6 +71,8 @@ def relu(x):
 
 
 class LeakyReLU(Function):
+    """x where x > 0, slope * x elsewhere."""
+
     def __init__(self, slope):
         self.slope = slope
 
@@ -98,6 +104,8 @@ def leaky_relu(x, slope=0.2):
 
 
 class Softmax(Function):
+    """exp(x) / sum(exp(x)) along an axis, computed stably."""
+
     def __init__(self, axis=1):
         self.axis = axis
 
@@ -134,6 +142,8 @@ def softmax_simple(x, axis=1):
 
 
 class LogSoftmax(Function):
+    """log(softmax(x)) along an axis, computed stably."""
+
     def __init__(self, axis=1):
         self.axis = axis
 

@@ -31,6 +31,8 @@ def _check_same_shape(name, x0, x1):
 
 
 class MeanSquaredError(Function):
+    """sum((x0 - x1) ** 2) / len(x0)."""
+
     def forward(self, x0, x1):
         _check_same_shape('mean_squared_error', x0, x1)
         diff = x0 - x1
@@ -184,6 +186,8 @@ def _float_targets(name, x, t):
 
 
 class SigmoidCrossEntropy(Function):
+    """Mean binary cross entropy of sigmoid(x) against targets t, from logits."""
+
     def __init__(self, t):
         self.t = t
 
@@ -219,6 +223,8 @@ def sigmoid_cross_entropy(x, t):
 
 
 class BinaryCrossEntropy(Function):
+    """Mean binary cross entropy of probabilities p against targets t."""
+
     # The logs are clamped at -100 (as PyTorch does) so p = 0 or 1 gives a finite loss.
     _LOG_FLOOR = -100.0
     _TINY = 1e-12

@@ -7,6 +7,8 @@ from dezero.cuda import get_array_module
 
 
 class Square(Function):
+    """x * x."""
+
     def forward(self, x):
         return x * x
 
@@ -19,6 +21,8 @@ class Square(Function):
 
 
 class Exp(Function):
+    """exp(x)."""
+
     def forward(self, x):
         return get_array_module(x).exp(x)
 
@@ -30,6 +34,8 @@ class Exp(Function):
 
 
 class Log(Function):
+    """Natural log of x."""
+
     def forward(self, x):
         return get_array_module(x).log(x)
 
@@ -42,6 +48,8 @@ class Log(Function):
 
 
 class Sin(Function):
+    """sin(x)."""
+
     def forward(self, x):
         return get_array_module(x).sin(x)
 
@@ -55,6 +63,8 @@ class Sin(Function):
 
 
 class Cos(Function):
+    """cos(x)."""
+
     def forward(self, x):
         return get_array_module(x).cos(x)
 
@@ -68,6 +78,8 @@ class Cos(Function):
 
 
 class Tanh(Function):
+    """tanh(x)."""
+
     def forward(self, x):
         return get_array_module(x).tanh(x)
 
@@ -91,6 +103,8 @@ class TanhGrad(Function):
 
 
 class Sqrt(Function):
+    """sqrt(x)."""
+
     def forward(self, x):
         return get_array_module(x).sqrt(x)
 
