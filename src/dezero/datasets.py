@@ -62,20 +62,17 @@ class Dataset:
 def get_spiral(train=True):
     """The book's 3-class spiral: x (300, 2) float32, t (300,) int64; seeded 1984 (train)/2020."""
     np.random.seed(1984 if train else 2020)
-    num_data, num_class, input_dim = 100, 3, 2
-    x = np.zeros((num_data * num_class, input_dim), dtype=np.float32)
-    t = np.zeros(num_data * num_class, dtype=np.int64)
+    per_class, classes = 100, 3
+    x = np.empty((classes * per_class, 2), dtype=np.float32)
+    t = np.repeat(np.arange(classes, dtype=np.int64), per_class)
     # One randn() per point, class by class: the book's draw order, so its figures reproduce.
-    for j in range(num_class):
-        for i in range(num_data):
-            rate = i / num_data
-            radius = 1.0 * rate
-            theta = j * 4.0 + 4.0 * rate + np.random.randn() * 0.2
-            ix = num_data * j + i
-            x[ix] = (radius * np.sin(theta), radius * np.cos(theta))
-            t[ix] = j
-    indices = np.random.permutation(num_data * num_class)
-    return x[indices], t[indices]
+    for k in range(len(x)):
+        label, step = divmod(k, per_class)
+        r = step / per_class
+        angle = label * 4.0 + 4.0 * r + np.random.randn() * 0.2
+        x[k] = (r * np.sin(angle), r * np.cos(angle))
+    order = np.random.permutation(len(x))
+    return x[order], t[order]
 
 
 class Spiral(Dataset):
