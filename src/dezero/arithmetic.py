@@ -1,0 +1,375 @@
+"""The arithmetic Functions behind Variable's operators: + - * / ** and unary -.
+
+Constants (Python or NumPy scalars) get dedicated Functions (AddConstant, ...)
+that keep float32 data float32 and compute no gradient for the constant.
+"""
+import numpy as np
+
+from dezero import cuda
+from dezero.core import (
+    Function, Variable, _Constant, _constant_like, _is_array, _ndarray, _wrap_constant,
+    as_array, as_variable)
+from dezero.utils_array import sum_to as _sum_to_array
+
+
+def _as_input(value, like):
+    if isinstance(value, Variable):
+        return value
+    like_data = like.data if isinstance(like, Variable) else like
+    if not _is_array(like_data):
+        return value  # neither side is an array yet: Function.__call__ sorts it out
+    value = _constant_like(value, like_data)
+    if not _is_array(value):
+        raise TypeError(f"dezero: cannot combine a Variable with {type(value).__name__}; "
+                        "use a number, an ndarray or a Variable.")
+    return _wrap_constant(value)
+
+
+def _reduce_to(g, shape, x=None):
+    """Raw-array gradient g summed down to shape; None when x is a constant."""
+    if x is not None and x.__class__ is _Constant:
+        return None
+    if g.shape == shape:
+        return g
+    return _sum_to_array(g, shape)
+
+
+def _sum_to_shape(gx, shape):
+    if gx.shape == shape:
+        return gx
+    from dezero.functions import sum_to
+    return sum_to(gx, shape)
+
+
+class Add(Function):
+    """x0 + x1 with broadcasting; each gradient is summed back to its input's shape."""
+
+    def forward(self, x0, x1):
+        return x0 + x1
+
+    def backward(self, gy):
+        x0, x1 = self.inputs
+        s0, s1 = x0.data.shape, x1.data.shape
+        if s0 == s1:
+            return gy, gy
+        return _sum_to_shape(gy, s0), _sum_to_shape(gy, s1)
+
+    def backward_arrays(self, gy):
+        x0, x1 = self.inputs
+        s0, s1 = x0.data.shape, x1.data.shape
+        if s0 == s1:
+            return gy, gy
+        return _reduce_to(gy, s0, x0), _reduce_to(gy, s1, x1)
+
+
+class Mul(Function):
+    """x0 * x1 with broadcasting."""
+
+    def forward(self, x0, x1):
+        return x0 * x1
+
+    def backward(self, gy):
+        x0, x1 = self.inputs
+        gx0 = gy * x1
+        gx1 = gy * x0
+        s0, s1 = x0.data.shape, x1.data.shape
+        if s0 == s1:
+            return gx0, gx1
+        return _sum_to_shape(gx0, s0), _sum_to_shape(gx1, s1)
+
+    def backward_arrays(self, gy):
+        x0, x1 = self.inputs
+        gx0 = None if x0.__class__ is _Constant else _reduce_to(gy * x1.data, x0.data.shape)
+        gx1 = None if x1.__class__ is _Constant else _reduce_to(gy * x0.data, x1.data.shape)
+        return gx0, gx1
+
+
+class Neg(Function):
+    """-x."""
+
+    def forward(self, x):
+        return -x
+
+    def backward(self, gy):
+        return -gy
+
+    def backward_arrays(self, gy):
+        return -gy
+
+
+class Sub(Function):
+    """x0 - x1 with broadcasting."""
+
+    def forward(self, x0, x1):
+        return x0 - x1
+
+    def backward(self, gy):
+        x0, x1 = self.inputs
+        s0, s1 = x0.data.shape, x1.data.shape
+        gx1 = -gy
+        if s0 == s1:
+            return gy, gx1
+        return _sum_to_shape(gy, s0), _sum_to_shape(gx1, s1)
+
+    def backward_arrays(self, gy):
+        x0, x1 = self.inputs
+        return _reduce_to(gy, x0.data.shape, x0), _reduce_to(-gy, x1.data.shape, x1)
+
+
+class Div(Function):
+    """x0 / x1 with broadcasting."""
+
+    def forward(self, x0, x1):
+        return x0 / x1
+
+    def backward(self, gy):
+        x0, x1 = self.inputs
+        gx0 = gy / x1
+        gx1 = gy * (-x0 / (x1 * x1))
+        s0, s1 = x0.data.shape, x1.data.shape
+        if s0 == s1:
+            return gx0, gx1
+        return _sum_to_shape(gx0, s0), _sum_to_shape(gx1, s1)
+
+    def backward_arrays(self, gy):
+        x0, x1 = self.inputs
+        a, b = x0.data, x1.data
+        gx0 = _reduce_to(gy / b, a.shape, x0)
+        gx1 = None if x1.__class__ is _Constant else _reduce_to(gy * (-a / (b * b)), b.shape)
+        return gx0, gx1
+
+
+class Pow(Function):
+    """x ** c for a constant exponent c."""
+
+    def __init__(self, c):
+        self.c = c
+
+    def forward(self, x):
+        c = self.c
+        if not isinstance(c, (int, float)) and x.dtype.kind == 'f':
+            c = cuda.get_array_module(x).asarray(c, dtype=x.dtype)
+        return x ** c
+
+    def backward(self, gy):
+        x, = self.inputs
+        c = self.c
+        return gy * (c * x ** (c - 1))
+
+    def backward_arrays(self, gy):
+        c = self.c
+        return gy * (c * self.inputs[0].data ** (c - 1))
+
+
+class PowVariable(Function):
+    """x ** y where both are Variables: d/dx = y x^(y-1), d/dy = x^y log x."""
+
+    def forward(self, x, y):
+        return x ** y
+
+    def backward(self, gy):
+        from dezero.functions import log
+        x, y = self.inputs
+        z = self.outputs[0]()
+        if z is None:
+            z = x ** y
+        gx = gy * y * x ** (y - 1)
+        gyy = gy * z * log(x)
+        return _sum_to_shape(gx, x.shape), _sum_to_shape(gyy, y.shape)
+
+
+class AddConstant(Function):
+    """x + c for a constant scalar c (no gradient is computed for c)."""
+
+    def __init__(self, c):
+        self.c = c
+
+    def forward(self, x):
+        return x + self.c
+
+    def backward(self, gy):
+        return gy
+
+    def backward_arrays(self, gy):
+        return gy
+
+
+class MulConstant(Function):
+    """x * c for a constant scalar c."""
+
+    def __init__(self, c):
+        self.c = c
+
+    def forward(self, x):
+        return x * self.c
+
+    def backward(self, gy):
+        return MulConstant(self.c)(gy)
+
+    def backward_arrays(self, gy):
+        return gy * self.c
+
+
+class RSubConstant(Function):
+    """c - x for a constant scalar c."""
+
+    def __init__(self, c):
+        self.c = c
+
+    def forward(self, x):
+        return self.c - x
+
+    def backward(self, gy):
+        return -gy
+
+    def backward_arrays(self, gy):
+        return -gy
+
+
+class DivConstant(Function):
+    """x / c for a constant scalar c."""
+
+    def __init__(self, c):
+        self.c = c
+
+    def forward(self, x):
+        return x / self.c
+
+    def backward(self, gy):
+        return DivConstant(self.c)(gy)
+
+    def backward_arrays(self, gy):
+        return gy / self.c
+
+
+class RDivConstant(Function):
+    """c / x for a constant scalar c: d/dx = -c / x^2."""
+
+    def __init__(self, c):
+        self.c = c
+
+    def forward(self, x):
+        return self.c / x
+
+    def backward(self, gy):
+        x, = self.inputs
+        return gy * MulConstant(-self.c)(x ** -2)
+
+    def backward_arrays(self, gy):
+        x = self.inputs[0].data
+        return gy * (-self.c * x ** -2)
+
+
+_python_scalars = (int, float)
+
+
+def _scalar(value, x):
+    """value as a Python scalar when it is a real scalar constant for Variable x, else None.
+
+    Python scalars are 'weak' in NumPy 2's promotion rules, so float32 stays float32.
+    """
+    if value.__class__ is float or value.__class__ is int:
+        return value
+    if isinstance(value, (np.generic, _ndarray)) and value.ndim == 0 and \
+            value.dtype.kind in 'biuf':
+        if isinstance(x, Variable) and x.data is not None and x.data.dtype.kind == 'f':
+            return value.item()
+        return None
+    if isinstance(value, _python_scalars) and not isinstance(value, bool):
+        return value
+    return None
+
+
+def add(x0, x1):
+    """x0 + x1 with broadcasting."""
+    if x1.__class__ is not Variable:
+        c = _scalar(x1, x0)
+        if c is not None and isinstance(x0, Variable):
+            return AddConstant(c)(x0)
+        x1 = _as_input(x1, x0)
+    return Add()(x0, x1)
+
+
+def mul(x0, x1):
+    """x0 * x1 with broadcasting."""
+    if x1.__class__ is not Variable:
+        c = _scalar(x1, x0)
+        if c is not None and isinstance(x0, Variable):
+            return MulConstant(c)(x0)
+        x1 = _as_input(x1, x0)
+    return Mul()(x0, x1)
+
+
+def neg(x):
+    """-x."""
+    return Neg()(x)
+
+
+def sub(x0, x1):
+    """x0 - x1 with broadcasting."""
+    if x1.__class__ is not Variable:
+        c = _scalar(x1, x0)
+        if c is not None and isinstance(x0, Variable):
+            return AddConstant(-c)(x0)
+        x1 = _as_input(x1, x0)
+    return Sub()(x0, x1)
+
+
+def rsub(x0, x1):
+    """x1 - x0 (the reflected form of `-`)."""
+    if x1.__class__ is not Variable:
+        c = _scalar(x1, x0)
+        if c is not None and isinstance(x0, Variable):
+            return RSubConstant(c)(x0)
+        x1 = _as_input(x1, x0)
+    return Sub()(x1, x0)
+
+
+def div(x0, x1):
+    """x0 / x1 with broadcasting."""
+    if x1.__class__ is not Variable:
+        c = _scalar(x1, x0)
+        if c is not None and isinstance(x0, Variable):
+            return DivConstant(c)(x0)
+        x1 = _as_input(x1, x0)
+    return Div()(x0, x1)
+
+
+def rdiv(x0, x1):
+    """x1 / x0 (the reflected form of `/`)."""
+    if x1.__class__ is not Variable:
+        c = _scalar(x1, x0)
+        if c is not None and isinstance(x0, Variable):
+            return RDivConstant(c)(x0)
+        x1 = _as_input(x1, x0)
+    return Div()(x1, x0)
+
+
+def pow(x, c):
+    """x ** c; c is a constant (number or array) or a Variable (then differentiable in both)."""
+    if isinstance(c, Variable):
+        if not isinstance(x, Variable):
+            x = _as_input(x, c)
+        return PowVariable()(x, c)
+    if not isinstance(x, Variable):
+        x = as_variable(as_array(x))
+    scalar = _scalar(c, x)
+    return Pow(c if scalar is None else scalar)(x)
+
+
+def rpow(x, c):
+    """c ** x (the reflected form of `**`): c constant, x a Variable."""
+    return PowVariable()(_as_input(c, x), x)
+
+
+def setup_variable():
+    """Install the operators on Variable (kept for the book's scripts; already done on import)."""
+    Variable.__add__ = Variable.__radd__ = add
+    Variable.__mul__ = Variable.__rmul__ = mul
+    Variable.__sub__ = sub
+    Variable.__rsub__ = rsub
+    Variable.__truediv__ = div
+    Variable.__rtruediv__ = rdiv
+    Variable.__neg__ = neg
+    Variable.__pow__ = pow
+    Variable.__rpow__ = rpow
