@@ -83,7 +83,9 @@ def _check_labels(name, x, t, ignore_label=None):
     if t.shape != (n,):
         raise ValueError(f"{name}: t must have shape ({n},) to match x of shape {x.shape}, got "
                          f"shape {t.shape}.")
-    if n:
+    # The range check reads the labels on the host: on a GPU that would be a device sync
+    # and copy every step, so CuPy labels are trusted (as PyTorch does until its kernel runs).
+    if n and get_array_module(t) is np:
         valid = t if ignore_label is None else t[t != ignore_label]
         if valid.size:
             lo, hi = int(valid.min()), int(valid.max())
