@@ -468,7 +468,9 @@ def _select(xp, options, which):
 
 def _window_offsets(xp, k, Wp, dtype):
     """Flat offset of each window element (row-major k) from the window's top-left."""
-    return xp.asarray([i * Wp + j for i in range(k[0]) for j in range(k[1])], dtype=dtype)
+    # Built with arange on the array's own device: no host-to-device copy on a GPU.
+    rows = xp.arange(k[0], dtype=dtype) * dtype(Wp)
+    return (rows[:, None] + xp.arange(k[1], dtype=dtype)[None, :]).reshape(-1)
 
 
 def _linear_index(xp, pool, padded_shape):
