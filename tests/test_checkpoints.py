@@ -178,8 +178,8 @@ def test_batchnorm_running_statistics_are_saved_and_loaded(tmp_path):
                                   'bn/avg_var'}
     fresh = Net()
     fresh.load_weights(path)
-    np.testing.assert_array_equal(fresh.bn.avg_mean, net.bn.avg_mean)
-    np.testing.assert_array_equal(fresh.bn.avg_var, net.bn.avg_var)
+    np.testing.assert_array_equal(fresh.bn.avg_mean.data, net.bn.avg_mean.data)
+    np.testing.assert_array_equal(fresh.bn.avg_var.data, net.bn.avg_var.data)
     import dezero
     x = np.random.randn(4, 2).astype(np.float32)
     with dezero.test_mode():
@@ -291,7 +291,7 @@ def test_unbuilt_batchnorm_rejects_inconsistent_sizes(tmp_path):
     msg = str(info.value)
     assert 'avg_mean: shape (4,) in file, model expects (3,)' in msg
     assert 'avg_var: dtype float64 in file, model expects float32' in msg
-    assert bn.gamma.data is None and bn.avg_mean is None
+    assert bn.gamma.data is None and bn.avg_mean.data is None
 
 
 def test_unbuilt_batchnorm_is_built_from_file(tmp_path):
@@ -301,7 +301,7 @@ def test_unbuilt_batchnorm_is_built_from_file(tmp_path):
     bn = L.BatchNorm()
     bn.load_weights(path)
     assert bn.size == 3 and bn.avg_var.dtype == np.float32
-    np.testing.assert_array_equal(bn.avg_mean, src.avg_mean)
+    np.testing.assert_array_equal(bn.avg_mean.data, src.avg_mean.data)
 
 
 def test_lazy_parameters_are_created_on_the_models_device(tmp_path, xp):

@@ -91,7 +91,7 @@ def test_resnet50_pretrained_loads_what_get_file_returns(monkeypatch, tmp_path):
     model = ResNet50(pretrained=True)
     assert seen == [ResNet.WEIGHTS_PATH.format(50)]
     np.testing.assert_array_equal(model.res3.a.conv2.W.data, source.res3.a.conv2.W.data)
-    np.testing.assert_array_equal(model.res3.a.bn2.avg_var, source.res3.a.bn2.avg_var)
+    np.testing.assert_array_equal(model.res3.a.bn2.avg_var.data, source.res3.a.bn2.avg_var.data)
 
 
 def test_squeezenet_runs_and_has_the_published_size():

@@ -13,7 +13,7 @@ import numpy as np
 
 from dezero import cuda
 from dezero._atomic import write_npz
-from dezero.core import Parameter
+from dezero.core import Parameter, Variable
 
 
 class Layer:
@@ -61,12 +61,16 @@ class Layer:
 
     # -- registry ------------------------------------------------------------
     def register_buffer(self, name, value):
-        """Store a persistent, non-trainable array (or None until built) saved with the weights."""
+        """Store a persistent, non-trainable array (or None until built) saved with the weights.
+
+        The attribute holds a plain Variable (not a Parameter, so no optimizer sees it);
+        its .data is the array, as with the book's BatchNorm.avg_mean.
+        """
         if '_buffers' not in self.__dict__:
             object.__setattr__(self, '_buffers', [])
         if name not in self._buffers:
             self._buffers.append(name)
-        object.__setattr__(self, name, value)
+        object.__setattr__(self, name, value if isinstance(value, Variable) else Variable(value))
 
     def params(self):
         """Yield every Parameter of this layer and its sub-layers, in assignment order."""
@@ -130,9 +134,7 @@ class Layer:
         for param in self.params():
             param.to_cpu()
         for _, layer, name in self.named_buffers():
-            value = layer.__dict__[name]
-            if value is not None:
-                object.__setattr__(layer, name, cuda.as_numpy(value))
+            layer.__dict__[name].to_cpu()
         return self
 
     def to_gpu(self):
@@ -140,9 +142,7 @@ class Layer:
         for param in self.params():
             param.to_gpu()
         for _, layer, name in self.named_buffers():
-            value = layer.__dict__[name]
-            if value is not None:
-                object.__setattr__(layer, name, cuda.as_cupy(value))
+            layer.__dict__[name].to_gpu()
         return self
 
     # -- checkpoints -----------------------------------------------------------
@@ -164,7 +164,7 @@ class Layer:
             else:
                 arrays[key] = cuda.as_numpy(param.data)
         for key, layer, name in self.named_buffers():
-            value = layer.__dict__[name]
+            value = layer.__dict__[name].data
             if value is None:
                 unbuilt.append(key)
             else:
@@ -191,11 +191,12 @@ class Layer:
         path = _resolve_npz_path(path)
         arrays = load_npz(path, who=f"{type(self).__name__}.load_weights")
 
-        targets = []  # (key, Parameter or None for a buffer, layer, attribute, current value)
+        targets = []  # (key, Parameter or buffer Variable, layer, attribute, current value)
         for key, param, layer, name in self._named_param_specs():
             targets.append((key, param, layer, name, param.data))
         for key, layer, name in self.named_buffers():
-            targets.append((key, None, layer, name, layer.__dict__[name]))
+            buffer = layer.__dict__[name]
+            targets.append((key, buffer, layer, name, buffer.data))
 
         missing, mismatched = [], []
         expected = set()
@@ -232,11 +233,8 @@ class Layer:
         for key, param, layer, name, current in targets:
             arr = arrays[key]
             xp = cuda.get_array_module(current) if current is not None else default_xp
-            value = xp.asarray(arr) if xp is not np else arr
-            if param is not None:
-                param.data = value
-            else:
-                object.__setattr__(layer, name, value)
+            param.data = xp.asarray(arr) if xp is not np else arr
+            value = param.data
             if current is None:
                 layer._built_from_checkpoint(name, value)
 

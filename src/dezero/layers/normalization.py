@@ -9,10 +9,11 @@ class BatchNorm(Layer):
     """Batch normalization over axis 1 of (N, C) or (N, C, H, W) inputs.
 
     gamma (ones) and beta (zeros) are trainable Parameters; the running
-    statistics avg_mean (zeros) and avg_var (ones) are persistent buffers: they
-    are not in params() (so optimizers, weight decay and gradient clipping never
-    see them) but save_weights/load_weights store them under "<path>/avg_mean"
-    and "<path>/avg_var", and to_cpu/to_gpu move them. All four are created on
+    statistics avg_mean (zeros) and avg_var (ones) are persistent buffers, plain
+    Variables (read them as bn.avg_mean.data, as in the book): they are not in
+    params() (so optimizers, weight decay and gradient clipping never see them)
+    but save_weights/load_weights store them under "<path>/avg_mean" and
+    "<path>/avg_var", and to_cpu/to_gpu move them. All four are created on
     the first call, with the input's size of axis 1, dtype and array module.
 
     Args:
@@ -43,15 +44,15 @@ class BatchNorm(Layer):
             self.gamma.data = xp.ones(D, dtype=dtype)
         if self.beta.data is None:
             self.beta.data = xp.zeros(D, dtype=dtype)
-        if self.avg_mean is None:
-            self.avg_mean = xp.zeros(D, dtype=dtype)
-        if self.avg_var is None:
-            self.avg_var = xp.ones(D, dtype=dtype)
+        if self.avg_mean.data is None:
+            self.avg_mean.data = xp.zeros(D, dtype=dtype)
+        if self.avg_var.data is None:
+            self.avg_var.data = xp.ones(D, dtype=dtype)
 
     def forward(self, x):
-        if self.avg_mean is None or self.gamma.data is None:
+        if self.avg_mean.data is None or self.gamma.data is None:
             self._init_params(x)
-        return F.batch_norm(x, self.gamma, self.beta, self.avg_mean, self.avg_var,
+        return F.batch_norm(x, self.gamma, self.beta, self.avg_mean.data, self.avg_var.data,
                             decay=self.decay, eps=self.eps)
 
     def lazy_spec(self, name, known=None):
