@@ -390,6 +390,13 @@ class SizeOneArray(_ndarray):
     def __float__(self):
         return float(self.item())
 
+    def __array_wrap__(self, array, context=None, return_scalar=False):
+        # Results computed from it are plain ndarrays: the subclass must not spread
+        # through a graph (it would slow every later op down).
+        if return_scalar:
+            return array[()]
+        return array if array.__class__ is _ndarray else array.view(_ndarray)
+
     def __int__(self):
         return int(self.item())
 
