@@ -233,8 +233,8 @@ class ClipGrad:
         total = 0.0
         for param in params:
             g = param.grad.data
-            total += float((g * g).sum())
-        total_norm = math.sqrt(total)
+            total = total + (g * g).sum()  # stays on the device: one read below, not one per param
+        total_norm = math.sqrt(float(total))
         rate = self.max_norm / (total_norm + 1e-6)
         if rate < 1:
             for param in params:
