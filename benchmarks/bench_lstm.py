@@ -120,6 +120,9 @@ if torch is not None:
 medians = _harness.compare(work, rounds=args.rounds, repeat=args.repeat)
 _harness.report(f'LSTM {H} + Linear, batch 1, BPTT {BPTT}, Adam step, float32', medians,
                 unit_scale=1e3, unit='ms', threads=args.threads)
+if 'torch_lstmcell' in medians:
+    print(f"  dezero / torch_lstmcell (PyTorch's fused cell): "
+          f"{medians['dezero'] / medians['torch_lstmcell']:.2f}x")
 
 if args.profile:
     import cProfile
