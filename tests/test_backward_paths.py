@@ -54,6 +54,9 @@ CASES = {
     'batch_norm_4d': (lambda a, g, b: F.batch_norm(a, g, b, np.zeros(2), np.ones(2)),
                       [_pos(2, 2, 3, 3), _pos(2), _pos(2)]),
     'embed_id': (lambda w: F.embed_id(np.array([[0, 2], [2, 2]]), w), [_pos(3, 4)]),
+    'lstm_cell': (lambda *a: (lambda c, h: c * 0.5 + h * h)(*F.lstm_cell(*a)),
+                  [_pos(2, 3) - 1.0 for _ in range(5)]),
+    'lstm_cell_h_only': (lambda *a: F.lstm_cell(*a)[1], [_pos(2, 3) - 1.0 for _ in range(5)]),
 }
 
 

@@ -486,3 +486,18 @@ def test_float_of_a_one_element_output_works_as_on_old_numpy():
     with pytest.raises(TypeError):
         float((Variable(np.array([1.0, 2.0])) * 1.0).data)
     assert isinstance(y.data, np.ndarray) and y.data.shape == (1, 1)
+
+
+def test_unchain_backward_also_cuts_sibling_outputs():
+    class Two(Function):
+        def forward(self, x):
+            return x * 2, x * 3
+
+        def backward(self, g0, g1):
+            return g0 * 2 + g1 * 3
+
+    x = Variable(np.array(1.0))
+    a, b = Two()(x * 1.0)
+    loss = a * 1.0
+    loss.unchain_backward()
+    assert a.creator is None and b.creator is None and loss.creator is not None

@@ -151,7 +151,11 @@ class Variable:
         self.creator = None
 
     def unchain_backward(self):
-        """Cut every creator link behind this Variable, iteratively (any depth)."""
+        """Cut every creator link behind this Variable, iteratively (any depth).
+
+        Sibling outputs of the Functions behind it are cut too (an LSTM cell's c
+        beside its h), so truncated backpropagation leaves no half-cut graph.
+        """
         stack = [self.creator] if self.creator is not None else []
         seen = set()
         while stack:
@@ -163,6 +167,11 @@ class Variable:
                 if x.creator is not None:
                     stack.append(x.creator)
                     x.unchain()
+            if len(f.outputs) > 1:
+                for ref in f.outputs:
+                    y = ref()
+                    if y is not None and y is not self:
+                        y.unchain()
 
     def backward(self, retain_grad=False, create_graph=False):
         """Accumulate d(self)/d(leaf) into every leaf's `grad`.
@@ -195,9 +204,12 @@ class Variable:
             while heap:
                 f = heappop(heap)[2]
                 outputs = f.outputs
-                raw = on_arrays and f.backward_arrays is not None and len(outputs) == 1
+                raw = on_arrays and f.backward_arrays is not None
                 if raw:
-                    gxs = f.backward_arrays(outputs[0]().grad.data)
+                    if len(outputs) == 1:
+                        gxs = f.backward_arrays(outputs[0]().grad.data)
+                    else:
+                        gxs = f.backward_arrays(*[g.data for g in _output_grads(f)])
                 elif len(outputs) == 1:
                     gxs = f.backward(outputs[0]().grad)
                 else:

@@ -31,6 +31,8 @@ from dezero.functions.loss import (  # noqa: F401
 from dezero.functions.normalization import (  # noqa: F401
     BatchNorm, Dropout, batch_nrom, batch_norm, dropout)
 from dezero.functions.embed import EmbedID, EmbedIDGrad, embed_id  # noqa: F401
+# --- recurrent ---
+from dezero.functions.recurrent import LSTMCell, lstm_cell  # noqa: F401
 # --- conv ---
 from dezero.functions.conv import (  # noqa: F401
     AveragePooling2D, AveragePooling2DGrad, Col2im, Conv2d, Conv2DGradW, Deconv2d, Im2col,

@@ -4,9 +4,10 @@ Each keeps its hidden state between calls; reset_state() forgets it. For
 truncated backpropagation through time call `loss.unchain_backward()` after
 each backward: the state Variables stay, but the graph behind them is cut.
 """
+import dezero.functions as F
+from dezero import cuda
 from dezero.layers.base import Layer
 from dezero.layers.linear import Linear
-import dezero.functions as F
 
 
 def _gate(x2g, h2g, x, h):
@@ -90,16 +91,16 @@ class LSTM(Layer):
             i = F.sigmoid(self.x2i(x))
             o = F.sigmoid(self.x2o(x))
             u = F.tanh(self.x2u(x))
+            c_new = i * u if c is None else f * c + i * u
+            h_new = o * F.tanh(c_new)
         else:
-            f = F.sigmoid(_gate(self.x2f, self.h2f, x, h))
-            i = F.sigmoid(_gate(self.x2i, self.h2i, x, h))
-            o = F.sigmoid(_gate(self.x2o, self.h2o, x, h))
-            u = F.tanh(_gate(self.x2u, self.h2u, x, h))
-        if c is None:
-            c_new = i * u
-        else:
-            c_new = f * c + i * u
-        h_new = o * F.tanh(c_new)
+            if c is None:
+                c = cuda.get_array_module(h.data).zeros_like(h.data)
+            # Gate pre-activations; lstm_cell applies sigmoid/tanh and updates c in one step.
+            c_new, h_new = F.lstm_cell(c, _gate(self.x2f, self.h2f, x, h),
+                                       _gate(self.x2i, self.h2i, x, h),
+                                       _gate(self.x2o, self.h2o, x, h),
+                                       _gate(self.x2u, self.h2u, x, h))
         self.h, self.c = h_new, c_new
         return h_new
 
