@@ -280,69 +280,54 @@ def _scalar(value, x):
     return None
 
 
-def add(x0, x1):
-    """x0 + x1 with broadcasting."""
+def _binary(x0, x1, function, constant_function, swap=False):
+    """function()(x0, x1) (or (x1, x0) when swap), or constant_function(c)(x0) when x1 is a
+    scalar constant c for the Variable x0."""
     if x1.__class__ is not Variable:
         c = _scalar(x1, x0)
         if c is not None and isinstance(x0, Variable):
-            return AddConstant(c)(x0)
+            return constant_function(c)(x0)
         x1 = _as_input(x1, x0)
-    return Add()(x0, x1)
+    return function()(x1, x0) if swap else function()(x0, x1)
+
+
+def _add_negated(c):
+    return AddConstant(-c)
+
+
+def add(x0, x1):
+    """x0 + x1 with broadcasting."""
+    return _binary(x0, x1, Add, AddConstant)
 
 
 def mul(x0, x1):
     """x0 * x1 with broadcasting."""
-    if x1.__class__ is not Variable:
-        c = _scalar(x1, x0)
-        if c is not None and isinstance(x0, Variable):
-            return MulConstant(c)(x0)
-        x1 = _as_input(x1, x0)
-    return Mul()(x0, x1)
+    return _binary(x0, x1, Mul, MulConstant)
+
+
+def sub(x0, x1):
+    """x0 - x1 with broadcasting."""
+    return _binary(x0, x1, Sub, _add_negated)
+
+
+def rsub(x0, x1):
+    """x1 - x0 (the reflected form of `-`)."""
+    return _binary(x0, x1, Sub, RSubConstant, swap=True)
+
+
+def div(x0, x1):
+    """x0 / x1 with broadcasting."""
+    return _binary(x0, x1, Div, DivConstant)
+
+
+def rdiv(x0, x1):
+    """x1 / x0 (the reflected form of `/`)."""
+    return _binary(x0, x1, Div, RDivConstant, swap=True)
 
 
 def neg(x):
     """-x."""
     return Neg()(x)
-
-
-def sub(x0, x1):
-    """x0 - x1 with broadcasting."""
-    if x1.__class__ is not Variable:
-        c = _scalar(x1, x0)
-        if c is not None and isinstance(x0, Variable):
-            return AddConstant(-c)(x0)
-        x1 = _as_input(x1, x0)
-    return Sub()(x0, x1)
-
-
-def rsub(x0, x1):
-    """x1 - x0 (the reflected form of `-`)."""
-    if x1.__class__ is not Variable:
-        c = _scalar(x1, x0)
-        if c is not None and isinstance(x0, Variable):
-            return RSubConstant(c)(x0)
-        x1 = _as_input(x1, x0)
-    return Sub()(x1, x0)
-
-
-def div(x0, x1):
-    """x0 / x1 with broadcasting."""
-    if x1.__class__ is not Variable:
-        c = _scalar(x1, x0)
-        if c is not None and isinstance(x0, Variable):
-            return DivConstant(c)(x0)
-        x1 = _as_input(x1, x0)
-    return Div()(x0, x1)
-
-
-def rdiv(x0, x1):
-    """x1 / x0 (the reflected form of `/`)."""
-    if x1.__class__ is not Variable:
-        c = _scalar(x1, x0)
-        if c is not None and isinstance(x0, Variable):
-            return RDivConstant(c)(x0)
-        x1 = _as_input(x1, x0)
-    return Div()(x1, x0)
 
 
 def pow(x, c):
