@@ -254,3 +254,12 @@ def test_lstm_with_seq_dataloader_like_step_60():
 def test_pretrained_models_are_importable_from_dezero_models(name):
     import dezero.models as models
     assert hasattr(models, name)
+
+
+def test_the_books_module_names_resolve():
+    import dezero.core_simple as cs
+    import dezero.functions_conv as fc
+    import dezero.utils as utils
+    assert cs.Variable is Variable and dezero.is_simple_core is False
+    assert fc.Pooling is fc.Pooling2D and fc.AveragePooling is fc.AveragePooling2D
+    assert isinstance(utils.cache_dir, str) and utils.cache_dir

@@ -10,4 +10,7 @@ from dezero.dataloaders import DataLoader, SeqDataLoader  # noqa: F401
 from dezero.layers import Layer  # noqa: F401
 from dezero.models import Model  # noqa: F401
 
+# The book's switch between core_simple and core; dezero always uses the full core.
+is_simple_core = False
+
 __version__ = '0.1.0'

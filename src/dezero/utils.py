@@ -7,3 +7,8 @@ from dezero.utils_array import (  # noqa: F401
     reshape_sum_backward, sum_to)
 from dezero.graph import get_dot_graph, plot_dot_graph  # noqa: F401
 from dezero.download import get_file  # noqa: F401
+from dezero.download import cache_dir as _cache_dir
+
+# The book's module-level cache folder (a string), as resolved at import time;
+# get_file itself reads DEZERO_CACHE_DIR on every call.
+cache_dir = _cache_dir()
