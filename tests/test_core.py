@@ -501,3 +501,10 @@ def test_unchain_backward_also_cuts_sibling_outputs():
     loss = a * 1.0
     loss.unchain_backward()
     assert a.creator is None and b.creator is None and loss.creator is not None
+
+
+@pytest.mark.parametrize('op, name', [(lambda a, b: a + b, 'add'), (lambda a, b: a * b, 'mul'),
+                                      (lambda a, b: a - b, 'sub'), (lambda a, b: a / b, 'div')])
+def test_binary_shape_mismatch_names_the_operation_and_shapes(op, name):
+    with pytest.raises(ValueError, match=rf"{name}: shapes \(3,\) and \(4,\) do not broadcast"):
+        op(Variable(np.ones(3)), Variable(np.ones(4)))

@@ -25,6 +25,12 @@ def _as_input(value, like):
     return _wrap_constant(value)
 
 
+def _broadcast_error(name, x0, x1):
+    return ValueError(f"{name}: shapes {x0.shape} and {x1.shape} do not broadcast (each "
+                      "dimension, aligned from the right, must match or be 1); reshape one "
+                      "operand, e.g. with F.reshape or F.expand_dims.")
+
+
 def _reduce_to(g, shape, x=None):
     """Raw-array gradient g summed down to shape; None when x is a constant."""
     if x is not None and x.__class__ is _Constant:
@@ -45,7 +51,10 @@ class Add(Function):
     """x0 + x1 with broadcasting; each gradient is summed back to its input's shape."""
 
     def forward(self, x0, x1):
-        return x0 + x1
+        try:
+            return x0 + x1
+        except ValueError:
+            raise _broadcast_error('add', x0, x1) from None
 
     def backward(self, gy):
         x0, x1 = self.inputs
@@ -66,7 +75,10 @@ class Mul(Function):
     """x0 * x1 with broadcasting."""
 
     def forward(self, x0, x1):
-        return x0 * x1
+        try:
+            return x0 * x1
+        except ValueError:
+            raise _broadcast_error('mul', x0, x1) from None
 
     def backward(self, gy):
         x0, x1 = self.inputs
@@ -101,7 +113,10 @@ class Sub(Function):
     """x0 - x1 with broadcasting."""
 
     def forward(self, x0, x1):
-        return x0 - x1
+        try:
+            return x0 - x1
+        except ValueError:
+            raise _broadcast_error('sub', x0, x1) from None
 
     def backward(self, gy):
         x0, x1 = self.inputs
@@ -120,7 +135,10 @@ class Div(Function):
     """x0 / x1 with broadcasting."""
 
     def forward(self, x0, x1):
-        return x0 / x1
+        try:
+            return x0 / x1
+        except ValueError:
+            raise _broadcast_error('div', x0, x1) from None
 
     def backward(self, gy):
         x0, x1 = self.inputs
