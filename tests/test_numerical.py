@@ -71,3 +71,24 @@ def test_array_equal_and_allclose_accept_variables():
     assert array_equal(a, np.array([1.0, 2.0]))
     assert array_allclose(a, np.array([1.0, 2.0 + 1e-7]))
     assert not array_allclose(a, np.array([1.0, 2.1]))
+
+
+class MulWithConstantGradient(Function):
+    """x * w whose gx = gy * w.data is right to first order but carries no graph to w,
+    so the mixed second derivative d2/dx dw comes out 0 instead of gy."""
+
+    def forward(self, x, w):
+        return x * w
+
+    def backward(self, gy):
+        x, w = self.inputs
+        return gy * w.data, gy * x
+
+
+def test_check_double_backward_checks_mixed_derivatives_of_variable_args():
+    x = np.array([1.0, 2.0])
+    w = Variable(np.array([3.0, -1.0]))
+    f = lambda a, b: MulWithConstantGradient()(a, b)  # noqa: E731
+    assert gradient_check(f, x, w)
+    assert check_double_backward(f, x, w.data)  # w held constant: only d2/dx2 (zero) checked
+    assert not check_double_backward(f, x, w)

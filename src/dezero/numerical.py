@@ -131,29 +131,30 @@ def gradient_check(f, x, *args, rtol=1e-4, atol=1e-5, **kwargs):
 
 
 def check_double_backward(f, x, *args, rtol=1e-4, atol=1e-5, **kwargs):
-    """Check second derivatives: the backward of f (built with create_graph=True) must itself
-    have correct gradients with respect to x. Returns True when it does."""
-    x = as_variable(x)
-    _float64(x)
-    args = tuple(_float64(a) for a in args)
-    rng = np.random.RandomState(1)
-    y = f(x, *args, **kwargs)
-    weights = _weights_for(y, rng)
+    """Check second derivatives: the gradients of f, built with create_graph=True, must
+    themselves have correct gradients. Returns True when they do.
 
-    def first_grad(x_, *a, **kw):
-        x_.cleargrad()
-        out = f(x_, *a, **kw)
-        _backward_with_weights(out, weights, create_graph=True)
-        gx = x_.grad
-        x_.cleargrad()
-        if gx is None:
-            xp = cuda.get_array_module(x_.data)
-            return Variable(xp.zeros_like(x_.data))
-        return gx
+    Like gradient_check, x and every Variable in args are differentiated (so mixed
+    second derivatives such as d2/dx dW are checked too); ndarray args are constants.
+    """
+    inputs = [_float64(as_variable(x))] + [_float64(a) for a in args]
+    checked = [i for i, v in enumerate(inputs) if i == 0 or isinstance(v, Variable)]
+    weights = _weights_for(f(*inputs, **kwargs), np.random.RandomState(1))
 
-    return gradient_check(first_grad, x, *[a.data if isinstance(a, Variable) else a
-                                           for a in args],
-                          rtol=rtol, atol=atol, **kwargs)
+    def first_grads(*vs, **kw):
+        for i in checked:
+            vs[i].cleargrad()
+        _backward_with_weights(f(*vs, **kw), weights, create_graph=True)
+        grads = []
+        for i in checked:
+            g = vs[i].grad
+            if g is None:
+                g = Variable(cuda.get_array_module(vs[i].data).zeros_like(vs[i].data))
+            grads.append(g)
+            vs[i].cleargrad()
+        return grads
+
+    return gradient_check(first_grads, *inputs, rtol=rtol, atol=atol, **kwargs)
 
 
 def array_equal(a, b):
