@@ -10,6 +10,11 @@ from dezero.dataloaders import DataLoader, SeqDataLoader  # noqa: F401
 from dezero.layers import Layer  # noqa: F401
 from dezero.models import Model  # noqa: F401
 
+from dezero._malloc import tune_allocator as _tune_allocator
+
+# Reuse large freed blocks between training steps (glibc; DEZERO_MALLOC_TUNING=0 opts out).
+_tune_allocator()
+
 # The book's switch between core_simple and core; dezero always uses the full core.
 is_simple_core = False
 
