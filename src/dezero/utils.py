@@ -6,8 +6,7 @@ from dezero.utils_array import (  # noqa: F401
     get_conv_outsize, get_deconv_outsize, logsumexp, max_backward_shape, pair,
     reshape_sum_backward, sum_to)
 from dezero.graph import get_dot_graph, plot_dot_graph  # noqa: F401
-from dezero.download import get_file  # noqa: F401
-from dezero.download import cache_dir as _cache_dir
+from dezero.download import cache_dir as _cache_dir, get_file  # noqa: F401
 
 # The book's module-level cache folder (a string), as resolved at import time;
 # get_file itself reads DEZERO_CACHE_DIR on every call.
