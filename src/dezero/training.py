@@ -17,6 +17,7 @@ import time
 import dezero.functions as F
 from dezero.core import no_grad, test_mode
 from dezero._atomic import atomic_path, write_text
+from dezero.callbacks import as_callbacks
 
 HISTORY_KEYS = ('epoch', 'train_loss', 'train_acc', 'test_loss', 'test_acc', 'seconds')
 PLOT_EXTRA = "pip install 'dezero[plot]'"
@@ -123,7 +124,7 @@ def evaluate(model, loader, loss_fn=F.softmax_cross_entropy, acc_fn=F.accuracy):
 
 def fit(model, optimizer, train_loader, test_loader=None, epochs=10,
         loss_fn=F.softmax_cross_entropy, acc_fn=F.accuracy, gpu=False, progress=True,
-        on_epoch_end=None, history=None):
+        on_epoch_end=None, history=None, callbacks=None):
     """Train model with optimizer for `epochs` epochs; return the history (a list of dicts).
 
     Args:
@@ -138,6 +139,8 @@ def fit(model, optimizer, train_loader, test_loader=None, epochs=10,
         progress: show a progress bar per epoch.
         on_epoch_end: a callable, or a list of them, called with each epoch's record
             after it is appended; a callback returning True stops training.
+        callbacks: `dezero.callbacks.Callback` objects (or callables, as on_epoch_end),
+            run after those of on_epoch_end; see dezero.callbacks for the hooks.
         history: a history to continue (resuming); new records are appended to it.
 
     Each record is {'epoch', 'train_loss', 'train_acc', 'test_loss', 'test_acc',
@@ -146,8 +149,9 @@ def fit(model, optimizer, train_loader, test_loader=None, epochs=10,
     history keeps every complete epoch and the exception propagates.
     """
     history = [] if history is None else history
-    callbacks = [] if on_epoch_end is None else (
-        list(on_epoch_end) if isinstance(on_epoch_end, (list, tuple)) else [on_epoch_end])
+    callbacks = as_callbacks(on_epoch_end) + as_callbacks(callbacks)
+    for cb in callbacks:
+        cb.model, cb.optimizer, cb.history = model, optimizer, history
     if gpu:
         model.to_gpu()
         for loader in (train_loader, test_loader):
@@ -155,6 +159,8 @@ def fit(model, optimizer, train_loader, test_loader=None, epochs=10,
                 loader.to_gpu()
     total = _loader_length(train_loader)
     start = history[-1]['epoch'] if history else 0
+    for cb in callbacks:
+        cb.on_train_begin(model, optimizer)
     for epoch in range(start + 1, epochs + 1):
         t0 = time.perf_counter()
         bar = progress_bar(total, f'epoch {epoch}/{epochs}', progress)
@@ -168,7 +174,10 @@ def fit(model, optimizer, train_loader, test_loader=None, epochs=10,
                 loss.backward()
                 optimizer.update()
                 n = len(t)
-                sum_loss += float(loss.data) * n
+                loss_value = float(loss.data)
+                sum_loss += loss_value * n
+                for cb in callbacks:
+                    cb.on_batch_end({'epoch': epoch, 'batch': i, 'loss': loss_value})
                 if acc_fn is not None:
                     sum_acc += float(acc_fn(y, t).data) * n
                 count += n
@@ -194,9 +203,11 @@ def fit(model, optimizer, train_loader, test_loader=None, epochs=10,
         history.append(record)
         stop = False
         for cb in callbacks:
-            stop = bool(cb(record)) or stop
+            stop = bool(cb.on_epoch_end(record)) or stop
         if stop:
             break
+    for cb in callbacks:
+        cb.on_train_end(history)
     return history
 
 

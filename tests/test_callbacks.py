@@ -1,0 +1,63 @@
+"""The callback protocol of dezero.training.fit."""
+import numpy as np
+import pytest
+
+import dezero.functions as F
+from dezero import DataLoader, models, optimizers
+from dezero.callbacks import Callback, as_callbacks
+from dezero.datasets import Spiral
+from dezero.training import fit
+
+
+class Recorder(Callback):
+    def __init__(self, stop_at=None):
+        self.calls, self.stop_at = [], stop_at
+
+    def on_train_begin(self, model, optimizer):
+        self.calls.append(('begin', model is self.model, optimizer is self.optimizer))
+
+    def on_batch_end(self, batch):
+        self.calls.append(('batch', batch['epoch'], batch['batch'], type(batch['loss'])))
+
+    def on_epoch_end(self, record):
+        self.calls.append(('epoch', record['epoch']))
+        return record['epoch'] == self.stop_at
+
+    def on_train_end(self, history):
+        self.calls.append(('end', len(history)))
+
+
+def _fit(**kwargs):
+    np.random.seed(0)
+    model = models.MLP((8, 3), activation=F.relu)
+    opt = optimizers.SGD(0.1).setup(model)
+    return fit(model, opt, DataLoader(Spiral(train=True), 100), epochs=3, progress=False,
+               **kwargs)
+
+
+def test_callback_hooks_run_in_order_with_model_and_optimizer_set():
+    rec = Recorder()
+    history = _fit(callbacks=[rec])
+    assert rec.calls[0] == ('begin', True, True)
+    assert rec.calls[1] == ('batch', 1, 1, float)
+    assert [c for c in rec.calls if c[0] == 'epoch'] == [('epoch', 1), ('epoch', 2), ('epoch', 3)]
+    assert rec.calls[-1] == ('end', 3)
+    assert rec.history is history
+
+
+def test_callback_returning_true_stops_training_and_train_end_still_runs():
+    rec = Recorder(stop_at=2)
+    history = _fit(callbacks=rec)
+    assert len(history) == 2
+    assert rec.calls[-1] == ('end', 2)
+
+
+def test_plain_callables_are_epoch_end_callbacks():
+    seen = []
+    _fit(on_epoch_end=seen.append, callbacks=[lambda r: r['epoch'] == 1])
+    assert [r['epoch'] for r in seen] == [1]
+
+
+def test_a_non_callable_callback_is_a_type_error():
+    with pytest.raises(TypeError, match='callback must be a dezero.callbacks.Callback'):
+        as_callbacks([3])
