@@ -16,8 +16,8 @@ import zlib
 
 import numpy as np
 
-from dezero._atomic import write_npz
 from dezero.download import CorruptFileError, cache_dir, get_file
+from dezero.serializers import load_array_cache, save_array_cache
 from dezero.transforms import Compose, Flatten, Normalize, ToFloat, _identity
 
 __all__ = ['Dataset', 'get_spiral', 'Spiral', 'SinCurve', 'MNIST', 'FashionMNIST', 'CIFAR10',
@@ -142,33 +142,6 @@ def read_idx(path, who='read_idx'):
             "again to download it afresh.", path)
     arr = np.frombuffer(raw, dtype=dtype, offset=header).reshape(dims)
     return arr.astype(dtype.newbyteorder('='))  # a native-endian, writable copy
-
-
-def _npz_path(name):
-    return os.path.join(cache_dir(), name)
-
-
-def _load_npz(name, keys):
-    """Arrays from a parsed-data cache, or None when absent or unreadable (then it is rebuilt)."""
-    path = _npz_path(name)
-    if not os.path.exists(path):
-        return None
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            return {k: z[k] for k in keys}
-    except Exception:  # damaged or stale derived cache: drop it, the sources rebuild it
-        try:
-            os.remove(path)
-        except OSError:
-            pass
-        return None
-
-
-def _save_npz(name, **arrays):
-    try:
-        write_npz(_npz_path(name), arrays)
-    except OSError:  # a read-only cache only costs the speed-up
-        pass
 
 
 # ---------------------------------------------------------------------------
@@ -361,11 +334,11 @@ class CIFAR10(Dataset):
         split = 'train' if self.train else 'test'
         name = f'{self.cache_name}.{split}.npz'
         keys = ['data'] + list(self._label_keys)
-        cached = _load_npz(name, keys)
+        cached = load_array_cache(os.path.join(cache_dir(), name), keys)
         if cached is None:
             data, labels = self._parse()
             cached = dict(zip(keys, [data] + labels))
-            _save_npz(name, **cached)
+            save_array_cache(os.path.join(cache_dir(), name), cached)
         return cached
 
     def prepare(self):

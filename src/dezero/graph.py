@@ -7,7 +7,7 @@ import shutil
 import subprocess
 import warnings
 
-from dezero._atomic import atomic_path, write_text
+from dezero.serializers import atomic_path, write_text
 from dezero.core import Variable
 
 INSTALL_GRAPHVIZ = (

@@ -16,7 +16,7 @@ import math
 
 import numpy as np
 
-from dezero import cuda
+from dezero import cuda, serializers
 from dezero.core import Parameter, Variable
 
 
@@ -147,37 +147,11 @@ class Optimizer:
 
     def save_state(self, path):
         """Write state_dict() to an .npz atomically (".npz" added if missing); return its path."""
-        from dezero.layers.base import save_npz_atomic
-        sd = self.state_dict()
-        arrays = {'__type__': np.array(sd['type'])}
-        for k, v in sd['hyper'].items():
-            arrays['hyper/' + k] = np.array(v)
-        for k, v in sd['scalars'].items():
-            arrays['scalars/' + k] = np.array(v)
-        for p, st in sd['state'].items():
-            for name, arr in st.items():
-                arrays['state/' + p + '/' + name] = arr
-        return save_npz_atomic(path, arrays)
+        return serializers.save_optimizer_state(self, path)
 
     def load_state(self, path):
         """Read an .npz written by save_state and load_state_dict() it."""
-        from dezero.layers.base import _resolve_npz_path, load_npz
-        path = _resolve_npz_path(path)
-        who = f"{type(self).__name__}.load_state"
-        arrays = load_npz(path, who=who)
-        if '__type__' not in arrays:
-            raise ValueError(f"{who}: {path!r} is not an optimizer state file (no __type__).")
-        sd = {'type': str(arrays.pop('__type__')), 'hyper': {}, 'scalars': {}, 'state': {}}
-        for key, arr in arrays.items():
-            section, _, rest = key.partition('/')
-            if section in ('hyper', 'scalars'):
-                sd[section][rest] = arr.item()
-            elif section == 'state':
-                p, _, name = rest.rpartition('/')
-                sd['state'].setdefault(p, {})[name] = arr
-            else:
-                raise ValueError(f"{who}: unexpected key {key!r} in {path!r}.")
-        self.load_state_dict(sd)
+        serializers.load_optimizer_state(self, path)
 
 
 # NumPy has no fused a*x+y: `data -= lr * grad` makes a full-size temporary and

@@ -16,7 +16,7 @@ import time
 
 import dezero.functions as F
 from dezero.core import no_grad, test_mode
-from dezero._atomic import atomic_path, write_text
+from dezero.serializers import atomic_path, write_text
 from dezero.callbacks import as_callbacks
 
 HISTORY_KEYS = ('epoch', 'train_loss', 'train_acc', 'test_loss', 'test_acc', 'seconds')

@@ -17,7 +17,7 @@ import time
 import numpy as np
 
 from dezero import __version__
-from dezero._atomic import write_text
+from dezero.serializers import write_text
 from dezero.cli import data, nets
 
 CONFIG = 'config.json'

@@ -1,18 +1,13 @@
 """Layer: a container that registers Parameters and sub-Layers in assignment order.
 
-Checkpoints (save_weights / load_weights) live here too. The file format is a
+Checkpoints: save_weights / load_weights call dezero.serializers. The file format is a
 plain .npz whose keys are attribute paths ("l0/W", "bn/avg_mean"): every
 Parameter, plus every persistent buffer (running statistics such as
 BatchNorm's avg_mean / avg_var, which are state but not trainable).
 """
-import os
 import weakref
-import zipfile
 
-import numpy as np
-
-from dezero import cuda
-from dezero._atomic import write_npz
+from dezero import serializers
 from dezero.core import Parameter, Variable
 
 
@@ -72,44 +67,40 @@ class Layer:
             self._buffers.append(name)
         object.__setattr__(self, name, value if isinstance(value, Variable) else Variable(value))
 
-    def params(self):
-        """Yield every Parameter of this layer and its sub-layers, in assignment order."""
+    def _walk(self, prefix=''):
+        """Yield (path, owner layer, attribute name, Variable, is_buffer) for the whole tree.
+
+        The one walker: each layer's buffers first, then its Parameters and
+        sub-layers in assignment order, depth first. Paths look like 'l0/W'.
+        """
         d = self.__dict__
+        for name in d.get('_buffers', ()):
+            yield (prefix + '/' + name if prefix else name), self, name, d[name], True
         for name in d.get('_params', ()):
             obj = d[name]
+            key = prefix + '/' + name if prefix else name
             if isinstance(obj, Layer):
-                yield from obj.params()
+                yield from obj._walk(key)
             else:
-                yield obj
+                yield key, self, name, obj, False
+
+    def params(self):
+        """Yield every Parameter of this layer and its sub-layers, in assignment order."""
+        for _, _, _, var, is_buffer in self._walk():
+            if not is_buffer:
+                yield var
 
     def named_params(self, prefix=''):
         """Yield (path, Parameter) pairs; paths look like 'l0/W'."""
-        for name in self.__dict__.get('_params', ()):
-            obj = self.__dict__[name]
-            key = prefix + '/' + name if prefix else name
-            if isinstance(obj, Layer):
-                yield from obj.named_params(key)
-            else:
-                yield key, obj
+        for key, _, _, var, is_buffer in self._walk(prefix):
+            if not is_buffer:
+                yield key, var
 
     def named_buffers(self, prefix=''):
         """Yield (path, owner layer, attribute name) for every persistent buffer."""
-        for name in self.__dict__.get('_buffers', ()):
-            yield (prefix + '/' + name if prefix else name), self, name
-        for name in self.__dict__.get('_params', ()):
-            obj = self.__dict__[name]
-            if isinstance(obj, Layer):
-                yield from obj.named_buffers(prefix + '/' + name if prefix else name)
-
-    def _named_param_specs(self, prefix=''):
-        """Yield (path, Parameter, layer, attribute name) to resolve lazy-parameter specs."""
-        for name in self.__dict__.get('_params', ()):
-            obj = self.__dict__[name]
-            key = prefix + '/' + name if prefix else name
-            if isinstance(obj, Layer):
-                yield from obj._named_param_specs(key)
-            else:
-                yield key, obj, self, name
+        for key, owner, name, _, is_buffer in self._walk(prefix):
+            if is_buffer:
+                yield key, owner, name
 
     def lazy_spec(self, name, known=None):
         """(shape with None for unknown sizes, dtype) of a not-yet-built array `name`, or None.
@@ -145,7 +136,7 @@ class Layer:
             layer.__dict__[name].to_gpu()
         return self
 
-    # -- checkpoints -----------------------------------------------------------
+    # -- checkpoints (the file format lives in dezero.serializers) -----------
     def save_weights(self, path):
         """Write every Parameter and buffer to an .npz keyed by path ("l0/W"), atomically.
 
@@ -156,25 +147,7 @@ class Layer:
         where it is). Raises ValueError if a lazily-created parameter has not
         been built yet (call the model on one input first).
         """
-        arrays = {}
-        unbuilt = []
-        for key, param in self.named_params():
-            if param.data is None:
-                unbuilt.append(key)
-            else:
-                arrays[key] = cuda.as_numpy(param.data)
-        for key, layer, name in self.named_buffers():
-            value = layer.__dict__[name].data
-            if value is None:
-                unbuilt.append(key)
-            else:
-                arrays[key] = cuda.as_numpy(value)
-        if unbuilt:
-            raise ValueError(
-                f"{type(self).__name__}.save_weights: parameters {unbuilt} have not been "
-                "created yet (their layers build them from the first input); call the "
-                "model on one batch before saving.")
-        return save_npz_atomic(path, arrays)
+        return serializers.save_weights(self, path)
 
     def load_weights(self, path):
         """Load an .npz written by save_weights; all-or-nothing.
@@ -188,102 +161,7 @@ class Layer:
         the model's built parameters are (NumPy for a model with none built).
         A path without '.npz' is also tried with it, mirroring save_weights.
         """
-        path = _resolve_npz_path(path)
-        arrays = load_npz(path, who=f"{type(self).__name__}.load_weights")
-
-        targets = []  # (key, Parameter or buffer Variable, layer, attribute, current value)
-        for key, param, layer, name in self._named_param_specs():
-            targets.append((key, param, layer, name, param.data))
-        for key, layer, name in self.named_buffers():
-            buffer = layer.__dict__[name]
-            targets.append((key, buffer, layer, name, buffer.data))
-
-        missing, mismatched = [], []
-        expected = set()
-        accepted_lazy = {}  # id(layer) -> {name: array} of lazy arrays taken from the file
-        for key, param, layer, name, current in targets:
-            expected.add(key)
-            if key not in arrays:
-                missing.append(key)
-                continue
-            arr = arrays[key]
-            if current is not None:
-                want_shape, want_dtype = current.shape, current.dtype
-            else:
-                known = accepted_lazy.setdefault(id(layer), {})
-                spec = layer.lazy_spec(name, known)
-                if spec is None:
-                    want_shape, want_dtype = None, None
-                else:
-                    want_shape, want_dtype = spec
-            problem = _compare(arr, want_shape, want_dtype)
-            if problem:
-                mismatched.append(f"{key}: {problem}")
-            elif current is None:
-                known[name] = arr
-        unexpected = sorted(set(arrays) - expected)
-        if missing or unexpected or mismatched:
-            raise ValueError(
-                f"{type(self).__name__}.load_weights: {os.fspath(path)!r} does not match the "
-                f"model (nothing was loaded): missing keys {missing}, unexpected keys "
-                f"{unexpected}, mismatched [{'; '.join(mismatched)}].")
-
-        # Everything checked: now assign.
-        default_xp = next((cuda.get_array_module(t[4]) for t in targets if t[4] is not None), np)
-        for key, param, layer, name, current in targets:
-            arr = arrays[key]
-            xp = cuda.get_array_module(current) if current is not None else default_xp
-            param.data = xp.asarray(arr) if xp is not np else arr
-            value = param.data
-            if current is None:
-                layer._built_from_checkpoint(name, value)
-
-
-def _compare(arr, want_shape, want_dtype):
-    problems = []
-    if want_shape is not None:
-        ok = len(arr.shape) == len(want_shape) and all(
-            w is None or w == s for s, w in zip(arr.shape, want_shape))
-        if not ok:
-            shown = ', '.join('?' if w is None else str(w) for w in want_shape)
-            shown = '(' + shown + (',)' if len(want_shape) == 1 else ')')
-            problems.append(f"shape {arr.shape} in file, model expects {shown}")
-    if want_dtype is not None and arr.dtype != np.dtype(want_dtype):
-        problems.append(f"dtype {arr.dtype} in file, model expects {np.dtype(want_dtype)}")
-    return '; '.join(problems)
-
-
-def _resolve_npz_path(path):
-    path = os.fspath(path)
-    if not os.path.exists(path) and not path.endswith('.npz') and os.path.exists(path + '.npz'):
-        return path + '.npz'
-    return path
-
-
-def save_npz_atomic(path, arrays):
-    """Write arrays (name -> NumPy array) to `path` (+'.npz' if missing) atomically; return it."""
-    path = os.fspath(path)
-    if not path.endswith('.npz'):
-        path += '.npz'
-    write_npz(path, arrays)
-    return path
-
-
-def load_npz(path, who='load_npz'):
-    """Read every array of an .npz (no pickles) into a dict; ValueError naming a corrupt file."""
-    path = os.fspath(path)
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"{who}: no such file {path!r}")
-    try:
-        npz = np.load(path, allow_pickle=False)
-        if not isinstance(npz, np.lib.npyio.NpzFile):
-            raise ValueError("it holds a single array, not an .npz archive")
-        with npz:
-            return {key: npz[key] for key in npz.files}
-    except (ValueError, OSError, EOFError, zipfile.BadZipFile, KeyError) as e:
-        raise ValueError(
-            f"{who}: cannot read {path!r}: the file is truncated, corrupt or not an .npz "
-            f"written by save_weights ({type(e).__name__}: {e})") from e
+        serializers.load_weights(self, path)
 
 
 def _is_weakrefable(x):
