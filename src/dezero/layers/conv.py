@@ -3,6 +3,7 @@ import numpy as np
 
 from dezero import cuda
 from dezero.core import Parameter
+from dezero.layers import _validate
 from dezero.layers.base import Layer
 from dezero.utils_array import pair
 import dezero.functions as F
@@ -16,6 +17,7 @@ class _ConvBase(Layer):
     def __init__(self, out_channels, kernel_size, stride=1, pad=0, nobias=False,
                  dtype=np.float32, in_channels=None):
         super().__init__()
+        self._check_args(out_channels, kernel_size, stride, pad, nobias, dtype, in_channels)
         self.in_channels = in_channels
         self.out_channels = out_channels
         self.kernel_size = pair(kernel_size)
@@ -26,6 +28,33 @@ class _ConvBase(Layer):
         if in_channels is not None:
             self._init_W()
         self.b = None if nobias else Parameter(np.zeros(out_channels, dtype=dtype), name='b')
+
+    def _hint(self):
+        return (f" The book's signature is {self._name}(out_channels, kernel_size, stride=1, "
+                f"pad=0, nobias=False, dtype=np.float32, in_channels=None): the input channels "
+                f"are the keyword in_channels (or inferred on the first call), so PyTorch's "
+                f"nn.{self._name}(1, 16, 3) is L.{self._name}(16, 3, in_channels=1).")
+
+    def _check_args(self, out_channels, kernel_size, stride, pad, nobias, dtype, in_channels):
+        who, hint = self._name, self._hint()
+        _validate.check_size(who, 'out_channels', out_channels, hint)
+        _validate.check_pair(who, 'kernel_size', kernel_size, hint)
+        _validate.check_pair(who, 'stride', stride, hint)
+        _validate.check_pair(who, 'pad', pad, hint, minimum=0)
+        _validate.check_bool(who, 'nobias', nobias, hint)
+        _validate.check_float_dtype(who, dtype, hint)
+        _validate.check_size(who, 'in_channels', in_channels, hint, allow_none=True)
+        # PyTorch's order Conv2d(in, out, k) read as the book's (out, k, stride): a few
+        # output channels, a kernel as large as a channel count, a small stride. When
+        # in_channels is given the arguments are taken as meant.
+        k, s = max(pair(kernel_size)), max(pair(stride))
+        if in_channels is None and out_channels <= 4 and k >= 8 and 1 < s < k:
+            raise TypeError(
+                f"{who}: {who}({out_channels}, {kernel_size}, {stride}) reads as "
+                f"out_channels={out_channels}, a {kernel_size}x{kernel_size} kernel and "
+                f"stride {stride}, which looks like PyTorch's order (in_channels, "
+                f"out_channels, kernel_size).{hint} If you do mean that layer, pass "
+                f"in_channels=... as well.")
 
     def _w_shape(self, C):
         raise NotImplementedError
@@ -49,6 +78,12 @@ class _ConvBase(Layer):
             raise ValueError(f"{self._name}.forward: input has {x.shape[1]} channels (shape "
                              f"{x.shape}) but W expects {self.W.data.shape[self._in_axis]} "
                              f"(W shape {self.W.data.shape}); check in_channels.")
+        if self._name == 'Conv2d':
+            (kh, kw), (ph, pw) = self.kernel_size, pair(self.pad)
+            if kh > x.shape[2] + 2 * ph or kw > x.shape[3] + 2 * pw:
+                raise ValueError(
+                    f"Conv2d.forward: the {kh}x{kw} kernel is larger than the padded input "
+                    f"(input shape {x.shape}, pad {self.pad}).{self._hint()}")
 
     def lazy_spec(self, name, known=None):
         """W may be built from a checkpoint: its in_channels axis may still be unknown."""

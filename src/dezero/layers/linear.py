@@ -3,8 +3,14 @@ import numpy as np
 
 from dezero import cuda
 from dezero.core import Parameter
+from dezero.layers import _validate
 from dezero.layers.base import Layer
 import dezero.functions as F
+
+_LINEAR_HINT = (" The book's signature is Linear(out_size, nobias=False, dtype=np.float32, "
+                "in_size=None): the output size comes first and the input size is the "
+                "keyword in_size (or inferred on the first call), so PyTorch's "
+                "nn.Linear(784, 10) is L.Linear(10, in_size=784).")
 
 
 class Linear(Layer):
@@ -23,6 +29,10 @@ class Linear(Layer):
 
     def __init__(self, out_size, nobias=False, dtype=np.float32, in_size=None):
         super().__init__()
+        _validate.check_size('Linear', 'out_size', out_size, _LINEAR_HINT)
+        _validate.check_bool('Linear', 'nobias', nobias, _LINEAR_HINT)
+        _validate.check_float_dtype('Linear', dtype, _LINEAR_HINT)
+        _validate.check_size('Linear', 'in_size', in_size, _LINEAR_HINT, allow_none=True)
         self.in_size = in_size
         self.out_size = out_size
         self.dtype = dtype
