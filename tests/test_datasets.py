@@ -267,9 +267,35 @@ def test_mnist_downloads_from_mirrors_in_order(cache, tmp_path, monkeypatch):
     ref = fake_mnist(server)
     missing = (tmp_path / 'nowhere').as_uri() + '/'
     monkeypatch.setattr(D.MNIST, 'mirrors', [missing, server.as_uri() + '/'])
+    monkeypatch.setattr(D.MNIST, 'md5', {})  # the fixture files are not the published ones
     ds = D.MNIST(train=False, transform=None)
     np.testing.assert_array_equal(ds.data[:, 0], ref[False][0])
     assert sorted(os.listdir(cache)) == ['t10k-images-idx3-ubyte.gz', 't10k-labels-idx1-ubyte.gz']
+
+
+@pytest.mark.parametrize('cls', [D.MNIST, D.FashionMNIST])
+def test_mnist_download_is_checked_against_the_published_md5(cache, tmp_path, monkeypatch, cls):
+    server = tmp_path / 'server'
+    server.mkdir()
+    fake_mnist(server)
+    monkeypatch.setattr(cls, 'mirrors', [server.as_uri() + '/'])
+    with pytest.raises(DownloadError, match=r'MD5 mismatch: got [0-9a-f]{32}, expected '
+                                            + cls.md5['t10k-images-idx3-ubyte.gz']):
+        cls(train=False)
+    assert os.listdir(cache) == []
+
+
+@pytest.mark.parametrize('cls', [D.CIFAR10, D.CIFAR100])
+def test_cifar_download_is_checked_against_the_published_md5(cache, tmp_path, monkeypatch, cls):
+    server = tmp_path / 'server'
+    server.mkdir()
+    fake_cifar10(server)
+    name = os.path.basename(cls.url)
+    os.replace(server / 'cifar-10-python.tar.gz', server / name)
+    monkeypatch.setattr(cls, 'url', (server / name).as_uri())
+    with pytest.raises(DownloadError, match='MD5 mismatch.*expected ' + cls.md5):
+        cls(train=False)
+    assert os.listdir(cache) == []
 
 
 def test_mnist_offline_error_names_urls_and_path(cache, monkeypatch):

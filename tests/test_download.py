@@ -48,6 +48,12 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self.wfile.write(PAYLOAD[:len(PAYLOAD) // 2])
             self.wfile.flush()
             self.close_connection = True
+        elif self.path.startswith('/nolength'):  # no Content-Length, closes after half
+            self.send_response(200)
+            self.end_headers()
+            self.wfile.write(PAYLOAD[:len(PAYLOAD) // 2])
+            self.wfile.flush()
+            self.close_connection = True
         else:
             self.send_error(404, 'Not Found')
 
@@ -71,6 +77,18 @@ def _closed_port_url():
     port = s.getsockname()[1]
     s.close()  # nothing listens there now: connection refused
     return f'http://127.0.0.1:{port}/file.bin'
+
+
+@pytest.fixture
+def silent_server():
+    """A loopback port that accepts connections (the kernel's backlog) and never answers."""
+    s = socket.socket()
+    s.bind(('127.0.0.1', 0))
+    s.listen(8)
+    try:
+        yield f'http://127.0.0.1:{s.getsockname()[1]}'
+    finally:
+        s.close()
 
 
 def _files(folder):
@@ -263,3 +281,130 @@ def test_stale_temporary_files_are_cleaned_up(cache, server):
 def test_malformed_sha256_is_a_value_error(cache):
     with pytest.raises(ValueError, match="get_file: sha256 must be 64 hex digits, got 'abc'"):
         get_file('http://127.0.0.1:9/x.bin', sha256='abc')
+
+
+def _dir(name):
+    info = tarfile.TarInfo(name)
+    info.type = tarfile.DIRTYPE
+    info.mode = 0o755
+    return info, None
+
+
+# Each link is judged on its own as pointing inside; only together do they escape.
+_CHAIN = [_dir('d'), _link('d/l1', '..'), _link('l2', 'd/l1/../..'),
+          _file('l2/ESCAPED.txt', b'owned')]
+
+
+@pytest.mark.parametrize('with_filter', [True, False], ids=['data-filter', 'no-filter'])
+def test_extract_archive_refuses_a_symlink_chain_before_writing(tmp_path, monkeypatch,
+                                                                 with_filter):
+    if not with_filter:  # as on Python 3.10.0-3.10.11 / 3.11.0-3.11.3: our own check alone
+        monkeypatch.delattr(tarfile, 'data_filter', raising=False)
+    arc = _tar(tmp_path / 'chain.tar.gz', _CHAIN)
+    out = tmp_path / 'a' / 'out'
+    with pytest.raises(UnsafeArchiveError, match=r"'l2'.*outside") as e:
+        extract_archive(str(arc), str(out))
+    assert not isinstance(e.value, CorruptFileError)
+    assert 'download afresh' not in str(e.value)
+    assert not out.exists()  # refused before anything was written
+    assert not list(tmp_path.rglob('ESCAPED.txt'))
+
+
+@pytest.mark.parametrize('entries, why', [
+    # a file written through a link that a later member makes escape
+    ([_link('a', 'b/x'), _link('b', '.'), _link('b/x', '..')], 'outside'),
+    # a link to a link to the parent
+    ([_link('up', '..'), _file('up/evil.txt')], 'outside'),
+    ([_dir('d'), _link('d/up', '..'), _link('d/up2', 'up/..'), _file('d/up2/evil.txt')],
+     'outside'),
+    # a loop of links
+    ([_link('p', 'q'), _link('q', 'p'), _file('p/x')], 'loop'),
+    # a hard link through a symlink that leaves dest
+    ([_dir('d'), _link('d/l1', '..'), _link('h', 'd/l1/../x', tarfile.LNKTYPE)], 'outside'),
+])
+def test_extract_archive_resolves_links_met_earlier(tmp_path, entries, why):
+    arc = _tar(tmp_path / 'bad.tar.gz', entries)
+    out = tmp_path / 'a' / 'out'
+    with pytest.raises(UnsafeArchiveError, match=why):
+        extract_archive(str(arc), str(out))
+    assert not out.exists()
+
+
+def test_extract_archive_writes_through_a_link_that_stays_inside(tmp_path):
+    arc = _tar(tmp_path / 'ok.tar.gz', [_dir('sub'), _link('ln', 'sub'), _link('sub/up', '..'),
+                                        _file('ln/f.txt', b'data'), _file('sub/up/g.txt', b'g')])
+    out = tmp_path / 'out'
+    extract_archive(str(arc), str(out))
+    assert (out / 'sub' / 'f.txt').read_bytes() == b'data'
+    assert (out / 'g.txt').read_bytes() == b'g'
+
+
+# ---------------------------------------------------------------------------
+# timeouts, truncation without Content-Length, MD5
+# ---------------------------------------------------------------------------
+def test_silent_server_fails_within_the_overall_deadline(cache, silent_server):
+    import time
+    urls = [silent_server + f'/m{i}/data.bin' for i in range(5)]
+    start = time.monotonic()
+    with pytest.raises(DownloadError, match='timed out') as e:
+        get_file(urls[0], mirrors=urls[1:], progress=False, timeout=0.4)
+    assert time.monotonic() - start < 1.5  # one deadline, not five timeouts (2 s)
+    assert all(u in str(e.value) for u in urls)
+    assert _files(cache) == []
+
+
+def test_timeout_comes_from_the_environment(cache, silent_server, monkeypatch):
+    import time
+    monkeypatch.setenv('DEZERO_DOWNLOAD_TIMEOUT', '0.3')
+    start = time.monotonic()
+    with pytest.raises(DownloadError, match='timed out'):
+        get_file(silent_server + '/data.bin', progress=False)
+    assert time.monotonic() - start < 2.0
+
+
+@pytest.mark.parametrize('env, arg', [('abc', None), ('-1', None), ('inf', None),
+                                      (None, 0), (None, float('nan')), (None, '5')])
+def test_bad_timeout_is_a_value_error(cache, monkeypatch, env, arg):
+    if env is not None:
+        monkeypatch.setenv('DEZERO_DOWNLOAD_TIMEOUT', env)
+    with pytest.raises(ValueError, match='positive number of seconds'):
+        get_file('http://127.0.0.1:9/x.bin', progress=False, timeout=arg)
+
+
+def test_connecting_waits_a_few_seconds_only(cache, monkeypatch):
+    seen = []
+
+    def create_connection(address, timeout=None, *args, **kwargs):
+        seen.append(timeout)
+        raise TimeoutError('timed out')
+    monkeypatch.setattr(socket, 'create_connection', create_connection)
+    with pytest.raises(DownloadError, match='timed out'):
+        get_file('http://127.0.0.1:9/x.bin', progress=False, timeout=120)
+    assert seen and all(0 < t <= 5 for t in seen)
+
+
+def test_early_close_without_content_length_leaves_no_file(cache, server):
+    with pytest.raises(DownloadError, match='without a Content-Length'):
+        get_file(server + '/nolength/data.bin', progress=False)
+    assert _files(cache) == []
+
+
+def test_early_close_without_content_length_fails_the_digest(cache, server):
+    md5 = hashlib.md5(PAYLOAD).hexdigest()
+    with pytest.raises(DownloadError, match='MD5 mismatch'):
+        get_file(server + '/nolength/data.bin', md5=md5, progress=False)
+    assert _files(cache) == []
+
+
+def test_md5_is_checked_on_download_and_on_the_cached_file(cache, server):
+    md5 = hashlib.md5(PAYLOAD).hexdigest()
+    path = get_file(server + '/good/data.bin', md5=md5, progress=False)
+    assert open(path, 'rb').read() == PAYLOAD
+    with pytest.raises(CorruptFileError, match=r'has MD5 .* expected 0{32}'):
+        get_file(server + '/good/data.bin', md5='0' * 32, progress=False)
+    # check_cached=False: digests only guard the download (datasets, whose test fixtures
+    # are hand-made files)
+    assert get_file(server + '/good/data.bin', md5='0' * 32, progress=False,
+                    check_cached=False) == path
+    with pytest.raises(ValueError, match='md5 must be 32 hex digits'):
+        get_file(server + '/good/data.bin', md5='abc')

@@ -161,6 +161,12 @@ class MNIST(Dataset):
              False: ('t10k-images-idx3-ubyte.gz', 't10k-labels-idx1-ubyte.gz')}
     local_prefix = ''  # prefix of the cached file names (keeps FashionMNIST's apart)
     sha256 = {}  # file name -> hex digest; none are listed that we could not check
+    # The published MD5s of the original files (as listed by torchvision and others),
+    # checked after each download.
+    md5 = {'train-images-idx3-ubyte.gz': 'f68b3c2dcbeaaa9fbdd348bbdeb94873',
+           'train-labels-idx1-ubyte.gz': 'd53e105ee54ea40749a09fcbcd1e9432',
+           't10k-images-idx3-ubyte.gz': '9fb629c4189551a2d022fa330f9573f3',
+           't10k-labels-idx1-ubyte.gz': 'ec29112dd5afa0611ce80d1b7f02629c'}
     label_names = {i: str(i) for i in range(10)}
 
     def __init__(self, train=True, transform=Compose([Flatten(), ToFloat(), Normalize(0., 255.)]),
@@ -170,7 +176,7 @@ class MNIST(Dataset):
     def _get(self, name):
         urls = [m + name for m in self.mirrors]
         return get_file(urls[0], self.local_prefix + name, mirrors=urls[1:],
-                        sha256=self.sha256.get(name))
+                        sha256=self.sha256.get(name), md5=self.md5.get(name), check_cached=False)
 
     def prepare(self):
         who = type(self).__name__
@@ -213,6 +219,10 @@ class FashionMNIST(MNIST):
                'https://github.com/zalandoresearch/fashion-mnist/raw/master/data/fashion/']
     local_prefix = 'fashion-mnist-'
     sha256 = {}
+    md5 = {'train-images-idx3-ubyte.gz': '8d4fb7e6c68d591d4c3dfef9ec88bf0d',
+           'train-labels-idx1-ubyte.gz': '25c81989df183df01b3e8a0aad5dffbe',
+           't10k-images-idx3-ubyte.gz': 'bef4ecab320f06d8554ea6380940ec79',
+           't10k-labels-idx1-ubyte.gz': 'bb300cfdad3c16e7a12a480ee83cd310'}
     label_names = dict(enumerate(['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat',
                                   'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot']))
 
@@ -304,6 +314,7 @@ class CIFAR10(Dataset):
 
     url = 'https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz'
     sha256 = None
+    md5 = 'c58f30108f718f92721af3b95e74349a'  # published with the data set
     cache_name = 'cifar-10'
     label_names = dict(enumerate(['airplane', 'automobile', 'bird', 'cat', 'deer', 'dog', 'frog',
                                   'horse', 'ship', 'truck']))
@@ -321,7 +332,7 @@ class CIFAR10(Dataset):
     _label_keys = ('labels',)
 
     def _parse(self):
-        path = get_file(self.url, sha256=self.sha256)
+        path = get_file(self.url, sha256=self.sha256, md5=self.md5, check_cached=False)
         who = type(self).__name__
         members = self._members()
         batches = _read_cifar_members(path, members, who)
@@ -356,6 +367,7 @@ class CIFAR100(CIFAR10):
 
     url = 'https://www.cs.toronto.edu/~kriz/cifar-100-python.tar.gz'
     sha256 = None
+    md5 = 'eb9058c3a382ffc7106e4002c42a8d85'  # published with the data set
     cache_name = 'cifar-100'
     _label_keys = ('fine_labels', 'coarse_labels')
 
@@ -380,7 +392,7 @@ class CIFAR100(CIFAR10):
         if label_type not in ('fine', 'coarse'):
             raise ValueError(f"CIFAR100.labels: label_type must be 'fine' or 'coarse', got "
                              f"{label_type!r}.")
-        path = get_file(cls.url, sha256=cls.sha256)
+        path = get_file(cls.url, sha256=cls.sha256, md5=cls.md5, check_cached=False)
         meta = _read_cifar_members(path, ['cifar-100-python/meta'], 'CIFAR100')
         names = meta['cifar-100-python/meta'].get(f'{label_type}_label_names')
         if names is None:
