@@ -399,7 +399,8 @@ def test_early_close_without_content_length_fails_the_digest(cache, server):
 def test_md5_is_checked_on_download_and_on_the_cached_file(cache, server):
     md5 = hashlib.md5(PAYLOAD).hexdigest()
     path = get_file(server + '/good/data.bin', md5=md5, progress=False)
-    assert open(path, 'rb').read() == PAYLOAD
+    with open(path, 'rb') as f:
+        assert f.read() == PAYLOAD
     with pytest.raises(CorruptFileError, match=r'has MD5 .* expected 0{32}'):
         get_file(server + '/good/data.bin', md5='0' * 32, progress=False)
     # check_cached=False: digests only guard the download (datasets, whose test fixtures

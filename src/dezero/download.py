@@ -17,7 +17,6 @@ import hashlib
 import http.client
 import math
 import os
-import socket
 import sys
 import tarfile
 import tempfile
@@ -277,12 +276,12 @@ def _fetch(url, tmp, expect, desc, progress, deadline):
         return f"HTTP {e.code} {e.reason}"
     except urllib.error.URLError as e:
         reason = e.reason
-        if isinstance(reason, (TimeoutError, socket.timeout)):
+        if isinstance(reason, TimeoutError):
             return f"timed out after {deadline.connect_timeout():g} s connecting or " \
                    f"{deadline.timeout:g} s waiting (set {_TIMEOUT_ENV} or timeout=)"
         return f"{type(reason).__name__}: {reason}" if isinstance(reason, BaseException) \
             else str(reason)
-    except (TimeoutError, socket.timeout):
+    except TimeoutError:
         return f"timed out: no data for {deadline.timeout:g} s (set {_TIMEOUT_ENV} or timeout=)"
     except (OSError, http.client.HTTPException, ValueError) as e:
         return f"{type(e).__name__}: {e}"
