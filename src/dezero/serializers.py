@@ -11,8 +11,8 @@
   parsed-data caches that are rebuilt when damaged.
 
 This module sits below layers and optimizers (it never imports them): it walks
-a layer tree through `layer._walk()` (path, owner, name, Variable, is_buffer) and the layer's `lazy_spec` /
-`_built_from_checkpoint` hooks.
+a layer tree through `layer._walk()` (path, owner, name, Variable, is_buffer) and
+the layer's `lazy_spec` / `_built_from_checkpoint` hooks.
 """
 import contextlib
 import os
@@ -132,7 +132,7 @@ def save_weights(layer, path):
 
 
 def load_weights(layer, path):
-    """Load an .npz written by save_weights into `layer`, all-or-nothing (see Layer.load_weights)."""
+    """Load an .npz written by save_weights into `layer`, all-or-nothing; see Layer.load_weights."""
     who = f"{type(layer).__name__}.load_weights"
     path = resolve_npz_path(path)
     arrays = load_npz(path, who=who)

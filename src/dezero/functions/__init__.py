@@ -34,7 +34,11 @@ from dezero.functions.embed import EmbedID, EmbedIDGrad, embed_id  # noqa: F401
 # --- recurrent ---
 from dezero.functions.recurrent import LSTMCell, lstm_cell  # noqa: F401
 # --- conv ---
+from dezero.functions._im2col import col2im_array, im2col_array  # noqa: F401
 from dezero.functions.conv import (  # noqa: F401
-    AveragePooling2D, AveragePooling2DGrad, Col2im, Conv2d, Conv2DGradW, Deconv2d, Im2col,
-    Pooling2D, Pooling2DGrad, Pooling2DWithIndexes, average_pooling, col2im, col2im_array,
-    conv2d, conv2d_simple, deconv2d, im2col, im2col_array, pooling, pooling_simple)
+    Col2im, Conv2d, Conv2DGradW, Deconv2d, Im2col, col2im, conv2d, conv2d_simple, deconv2d,
+    im2col)
+# --- pooling ---
+from dezero.functions.pooling import (  # noqa: F401
+    AveragePooling2D, AveragePooling2DGrad, Pooling2D, Pooling2DGrad, Pooling2DWithIndexes,
+    average_pooling, pooling, pooling_simple)
