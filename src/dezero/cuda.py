@@ -76,10 +76,10 @@ def as_numpy(x):
         x = x.data
     if np.isscalar(x):
         return np.array(x)
-    if isinstance(x, np.ndarray):
-        return x
     if is_cupy_array(x):
         return x.get()
+    if isinstance(x, np.ndarray):
+        return x
     return np.asarray(x)
 
 

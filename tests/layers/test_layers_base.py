@@ -88,11 +88,12 @@ def test_to_cpu_and_to_gpu_move_parameters_and_buffers(xp):
         return
     layer.to_gpu()
     assert all(isinstance(p.data, xp.ndarray) for p in layer.params())
-    assert isinstance(layer.stat, xp.ndarray)
+    # buffers are plain Variables (bn.avg_mean.data, as in the book): check their data
+    assert isinstance(layer.stat.data, xp.ndarray)
     y = layer(xp.ones((1, 2), dtype=np.float32))
     assert isinstance(y.data, xp.ndarray)
     layer.to_cpu()
-    assert isinstance(layer.W.data, np.ndarray) and isinstance(layer.stat, np.ndarray)
+    assert isinstance(layer.W.data, np.ndarray) and isinstance(layer.stat.data, np.ndarray)
 
 
 def test_to_gpu_without_cupy_raises_clear_error():

@@ -7,7 +7,9 @@ BatchNorm's avg_mean / avg_var, which are state but not trainable).
 """
 import weakref
 
-from dezero import serializers
+import numpy as np
+
+from dezero import cuda, serializers
 from dezero.core import Parameter, Variable
 
 
@@ -135,6 +137,20 @@ class Layer:
         for _, layer, name in self.named_buffers():
             layer.__dict__[name].to_gpu()
         return self
+
+    def _follow_array_module(self, xp):
+        """Put every built Parameter and buffer of this layer (and its sub-layers) on xp.
+
+        Called when a layer builds a parameter lazily from its first input: the new
+        array is on the input's module (NumPy or CuPy), and the parameters made at
+        construction (a bias, a recurrent layer's hidden-to-hidden weights) must
+        follow it, or the first arithmetic mixing them fails on the GPU.
+        """
+        for _, _, _, var, _ in self._walk():
+            for v in (var, var.grad):
+                if v is not None and v.data is not None and \
+                        cuda.get_array_module(v.data) is not xp:
+                    v.data = cuda.as_numpy(v.data) if xp is np else xp.asarray(v.data)
 
     # -- checkpoints (the file format lives in dezero.serializers) -----------
     def save_weights(self, path):

@@ -73,7 +73,9 @@ class _ConvBase(Layer):
                              f"shape {x.shape}.")
         if self.W.data is None:
             self.in_channels = x.shape[1]
-            self._init_W(cuda.get_array_module(x))
+            xp = cuda.get_array_module(x)
+            self._init_W(xp)
+            self._follow_array_module(xp)
         elif x.shape[1] != self.W.data.shape[self._in_axis]:
             raise ValueError(f"{self._name}.forward: input has {x.shape[1]} channels (shape "
                              f"{x.shape}) but W expects {self.W.data.shape[self._in_axis]} "

@@ -55,7 +55,9 @@ class Linear(Layer):
                 raise ValueError(f"Linear.forward: expected a 2-D input (N, in_size), got shape "
                                  f"{x.shape}; flatten it first (F.reshape(x, (len(x), -1))).")
             self.in_size = x.shape[1]
-            self._init_W(cuda.get_array_module(x))
+            xp = cuda.get_array_module(x)
+            self._init_W(xp)
+            self._follow_array_module(xp)
         elif x.shape[-1] != W.data.shape[0]:
             raise ValueError(f"Linear.forward: input has {x.shape[-1]} features (shape "
                              f"{x.shape}) but W expects {W.data.shape[0]} (W shape "

@@ -10,6 +10,18 @@ from dezero.layers.base import Layer
 from dezero.layers.linear import Linear
 
 
+def _follow_input_once(layer, x):
+    """On the first step of a layer whose input size is inferred, put its parameters on x's module.
+
+    The hidden-to-hidden weights are built at construction (on NumPy) while the
+    input weights are built from the first input: without this a CuPy input would
+    meet NumPy weights on the second step.
+    """
+    if layer._follow_pending:
+        layer._follow_array_module(cuda.get_array_module(x))
+        layer._follow_pending = False
+
+
 def _gate(x2g, h2g, x, h):
     """x2g(x) + h2g(h) as one Linear Function: h @ W_h with x2g(x) as the bias."""
     W = h2g.W
@@ -28,8 +40,11 @@ class RNN(Layer):
     Linear layers are created in the book's order: x2h, then h2h (no bias).
     """
 
+    _follow_pending = False
+
     def __init__(self, hidden_size, in_size=None):
         super().__init__()
+        self._follow_pending = in_size is None
         self.hidden_size = hidden_size
         self.x2h = Linear(hidden_size, in_size=in_size)
         # The book passes in_size here too; the input of h2h is h, so use
@@ -44,6 +59,7 @@ class RNN(Layer):
 
     def forward(self, x):
         if self.h is None:
+            _follow_input_once(self, x)
             h_new = F.tanh(self.x2h(x))
         else:
             h_new = F.tanh(_gate(self.x2h, self.h2h, x, self.h))
@@ -65,8 +81,11 @@ class LSTM(Layer):
     h2o, h2u (no bias, built eagerly since their input size is hidden_size).
     """
 
+    _follow_pending = False
+
     def __init__(self, hidden_size, in_size=None):
         super().__init__()
+        self._follow_pending = in_size is None
         H, I = hidden_size, in_size
         self.hidden_size = hidden_size
         self.x2f = Linear(H, in_size=I)
@@ -87,6 +106,7 @@ class LSTM(Layer):
     def forward(self, x):
         h, c = self.h, self.c
         if h is None:
+            _follow_input_once(self, x)
             f = F.sigmoid(self.x2f(x))
             i = F.sigmoid(self.x2i(x))
             o = F.sigmoid(self.x2o(x))
@@ -120,8 +140,11 @@ class GRU(Layer):
     Layers are created in the order x2r, x2z, x2n, h2r, h2z, h2n (h2* without bias).
     """
 
+    _follow_pending = False
+
     def __init__(self, hidden_size, in_size=None):
         super().__init__()
+        self._follow_pending = in_size is None
         H, I = hidden_size, in_size
         self.hidden_size = hidden_size
         self.x2r = Linear(H, in_size=I)
@@ -139,6 +162,7 @@ class GRU(Layer):
     def forward(self, x):
         h = self.h
         if h is None:
+            _follow_input_once(self, x)
             z = F.sigmoid(self.x2z(x))
             n = F.tanh(self.x2n(x))
             h_new = (1 - z) * n
