@@ -106,6 +106,19 @@ def _fmt(loss, acc):
 
 def evaluate(model, loader, loss_fn=F.softmax_cross_entropy, acc_fn=F.accuracy):
     """Mean loss and accuracy (None without acc_fn) of model over loader, in test mode."""
+    return _means(*_evaluate_sums(model, loader, loss_fn, acc_fn), acc_fn, loader)
+
+
+def _means(sum_loss, sum_acc, count, acc_fn, loader):
+    if count == 0:
+        raise ValueError(f"evaluate: the loader {type(loader).__name__} yielded no batches; "
+                         "check that its data set is not empty.")
+    return sum_loss / count, (sum_acc / count if acc_fn is not None else None)
+
+
+def _evaluate_sums(model, loader, loss_fn, acc_fn, comm=None):
+    """(sum of losses, sum of accuracies, number of examples) over loader, summed over the
+    ranks of comm (dezero.distributed) when given."""
     sum_loss = sum_acc = 0.0
     count = 0
     with no_grad(), test_mode():
@@ -116,10 +129,9 @@ def evaluate(model, loader, loss_fn=F.softmax_cross_entropy, acc_fn=F.accuracy):
             if acc_fn is not None:
                 sum_acc += float(acc_fn(y, t).data) * n
             count += n
-    if count == 0:
-        raise ValueError(f"evaluate: the loader {type(loader).__name__} yielded no batches; "
-                         "check that its data set is not empty.")
-    return sum_loss / count, (sum_acc / count if acc_fn is not None else None)
+    if comm is not None:
+        sum_loss, sum_acc, count = comm.allreduce_sum([sum_loss, sum_acc, count])
+    return sum_loss, sum_acc, count
 
 
 def fit(model, optimizer, train_loader, test_loader=None, epochs=10,
@@ -147,8 +159,16 @@ def fit(model, optimizer, train_loader, test_loader=None, epochs=10,
     'seconds'} (the epoch's wall time, evaluation included), with None for what
     was not measured. On KeyboardInterrupt the
     history keeps every complete epoch and the exception propagates.
+
+    Data-parallel training (dezero.distributed): with an optimizer from
+    create_multi_node_optimizer, the losses and accuracies of the records are those of
+    all ranks together (so every rank's history, and its callbacks' decisions, agree)
+    and only rank 0 shows a progress bar.
     """
     history = [] if history is None else history
+    comm = getattr(optimizer, 'communicator', None)  # a MultiNodeOptimizer's
+    if comm is not None and comm.rank != 0:
+        progress = False
     callbacks = as_callbacks(on_epoch_end) + as_callbacks(callbacks)
     for cb in callbacks:
         cb.model, cb.optimizer, cb.history = model, optimizer, history
@@ -185,6 +205,8 @@ def fit(model, optimizer, train_loader, test_loader=None, epochs=10,
                 if i % _POSTFIX_EVERY == 0:
                     bar.set_postfix_str(_fmt(sum_loss / count,
                                              sum_acc / count if acc_fn else None), refresh=False)
+            if comm is not None:
+                sum_loss, sum_acc, count = comm.allreduce_sum([sum_loss, sum_acc, count])
             if count == 0:
                 raise ValueError(f"fit: the train loader {type(train_loader).__name__} yielded "
                                  "no batches; check that its data set is not empty.")
@@ -193,8 +215,9 @@ def fit(model, optimizer, train_loader, test_loader=None, epochs=10,
                       'test_loss': None, 'test_acc': None}
             text = _fmt(record['train_loss'], record['train_acc'])
             if test_loader is not None:
-                record['test_loss'], record['test_acc'] = evaluate(
-                    model, test_loader, loss_fn, acc_fn)
+                record['test_loss'], record['test_acc'] = _means(
+                    *_evaluate_sums(model, test_loader, loss_fn, acc_fn, comm), acc_fn,
+                    test_loader)
                 text += ' | test ' + _fmt(record['test_loss'], record['test_acc'])
             record['seconds'] = time.perf_counter() - t0
             bar.set_postfix_str(text, refresh=False)

@@ -1,0 +1,651 @@
+"""Data-parallel training over several processes and machines, on MPI or NCCL.
+
+The design follows ChainerMN: an existing engine does the communication (MPI
+through mpi4py; NCCL through CuPy for GPU arrays) and dezero adds a thin layer.
+Every process (a *rank*) holds a full copy of the model and trains on its own
+share of the data; after each backward pass the gradients are averaged over the
+ranks, so every rank applies the same update and the copies stay identical.
+
+    comm = dezero.distributed.create_communicator('mpi')     # or 'nccl' (GPUs)
+    train = dezero.distributed.scatter_dataset(train_set, comm, shuffle=True, seed=0)
+    model = MyModel()
+    optimizer = dezero.distributed.create_multi_node_optimizer(Adam().setup(model), comm)
+    fit(model, optimizer, DataLoader(train, batch_size // comm.size), ...,
+        progress=comm.rank == 0)
+
+Run it with `mpiexec -n 4 python train.py`. mpi4py and an MPI library come with
+`pip install 'dezero[mpi]'` (the `mpich` wheel provides `mpiexec`); both are
+imported only when a communicator is created. See docs/distributed.md.
+
+Faults: a communicator installs an excepthook (`abort_on_error=True`) that
+prints the traceback and calls MPI_Abort, so an exception on one rank ends the
+whole job instead of leaving the others waiting in a collective forever; a rank
+killed by a signal is detected by mpiexec itself. `timeout=` (or the environment
+variable DEZERO_DISTRIBUTED_TIMEOUT, in seconds) also aborts the job when one
+collective operation waits longer than that (a rank stuck or running a different
+number of steps). Models that differ across ranks (parameter paths, shapes or
+dtypes) raise ValueError on every rank before any data is exchanged.
+"""
+import hashlib
+import os
+import sys
+import threading
+import time
+
+import numpy as np
+
+from dezero import cuda
+from dezero.core import Variable
+
+MPI_EXTRA = "pip install 'dezero[mpi]'"
+TIMEOUT_ENV = 'DEZERO_DISTRIBUTED_TIMEOUT'
+
+__all__ = [
+    'MpiCommunicator',
+    'MultiNodeOptimizer',
+    'NcclCommunicator',
+    'SubDataset',
+    'create_communicator',
+    'create_multi_node_optimizer',
+    'scatter_dataset',
+]
+
+
+def _import_mpi(who):
+    try:
+        from mpi4py import MPI
+    except ImportError as e:
+        raise ImportError(
+            f"{who}: distributed training needs mpi4py and an MPI library, which are not "
+            f"installed: {MPI_EXTRA} (brings mpi4py and the mpich wheel, which provides "
+            f"mpiexec); {e}") from e
+    return MPI
+
+
+# ---------------------------------------------------------------------------
+# The arrays of a model: parameters and persistent buffers, in a fixed order
+# ---------------------------------------------------------------------------
+def _unique_params(model):
+    """[(path, Parameter)] in the model's order, a shared Parameter listed once."""
+    if not hasattr(model, 'named_params'):
+        raise TypeError(f"dezero.distributed: expected a Layer or Model, got "
+                        f"{type(model).__name__}.")
+    out, seen = [], set()
+    for path, p in model.named_params():
+        if id(p) not in seen:
+            seen.add(id(p))
+            out.append((path, p))
+    return out
+
+
+def _persistent_arrays(model):
+    """[(path, holder Variable)]: every Parameter, then every buffer (BatchNorm statistics)."""
+    out = _unique_params(model)
+    named_buffers = getattr(model, 'named_buffers', None)
+    if named_buffers is not None:
+        out += [(path, layer.__dict__[name]) for path, layer, name in named_buffers()]
+    return out
+
+
+def _signature(holders):
+    """(path, shape, dtype) per array; shape and dtype None for an array not built yet."""
+    return tuple((path, None, None) if v.data is None else
+                 (path, tuple(v.data.shape), v.data.dtype.str) for path, v in holders)
+
+
+def _fingerprint(signature):
+    """A 62-bit number equal on every rank for equal signatures (hash() is salted per process)."""
+    digest = hashlib.blake2b(repr(signature).encode(), digest_size=8).digest()
+    return int.from_bytes(digest, 'little') >> 2
+
+
+def _show(entry):
+    _, shape, dtype = entry
+    return 'not built yet' if shape is None else f"shape {shape} {np.dtype(dtype)}"
+
+
+def _difference(mine, theirs):
+    """A short description of how two signatures differ (first few differences)."""
+    a = {e[0]: e for e in mine}
+    b = {e[0]: e for e in theirs}
+    problems = []
+    missing = [p for p in a if p not in b]
+    extra = [p for p in b if p not in a]
+    if missing:
+        problems.append(f"only on rank 0: {missing[:5]}")
+    if extra:
+        problems.append(f"missing on rank 0: {extra[:5]}")
+    for path, entry in a.items():
+        if path in b and entry != b[path]:
+            problems.append(f"{path}: {_show(entry)} vs {_show(b[path])}")
+    if not problems and [e[0] for e in mine] != [e[0] for e in theirs]:
+        problems.append("the same arrays registered in a different order")
+    head = f"{len(mine)} vs {len(theirs)} arrays"
+    return head + ('; ' + '; '.join(problems[:6]) if problems else '')
+
+
+class _Plan:
+    """How a list of arrays is packed into one flat buffer per (dtype, array module)."""
+
+    def __init__(self, holders):
+        groups = {}
+        for index, (_, v) in enumerate(holders):
+            if v.data is None:
+                continue
+            xp = cuda.get_array_module(v.data)
+            groups.setdefault((v.data.dtype, xp), []).append(index)
+        self.groups = []  # (dtype, xp, [(index, offset, size, shape)], total)
+        for (dtype, xp), indices in groups.items():
+            items, offset = [], 0
+            for index in indices:
+                data = holders[index][1].data
+                items.append((index, offset, data.size, data.shape))
+                offset += data.size
+            self.groups.append((dtype, xp, items, offset))
+        self.buffers = None  # allocated on first use, then reused
+
+    def get_buffers(self, extra=0):
+        """One flat buffer per group, with `extra` more elements at the end."""
+        if self.buffers is None:
+            self.buffers = [xp.empty(total + extra * len(items), dtype=dtype)
+                            for dtype, xp, items, total in self.groups]
+        return self.buffers
+
+
+# ---------------------------------------------------------------------------
+# Communicators
+# ---------------------------------------------------------------------------
+class _Watchdog:
+    """Aborts the job when one collective operation lasts longer than `timeout` seconds."""
+
+    def __init__(self, communicator, timeout):
+        self.communicator = communicator
+        self.timeout = timeout
+        self.what = None
+        self.since = None
+        self.thread = None
+
+    def start(self, what):
+        if self.thread is None:
+            self.thread = threading.Thread(target=self._watch, name='dezero-dist-watchdog',
+                                           daemon=True)
+            self.thread.start()
+        self.what = what
+        self.since = time.monotonic()
+
+    def stop(self):
+        self.since = None
+
+    def _watch(self):
+        poll = min(1.0, max(self.timeout / 4, 0.01))
+        while True:
+            time.sleep(poll)
+            since = self.since
+            if since is not None and time.monotonic() - since > self.timeout:
+                comm = self.communicator
+                sys.stderr.write(
+                    f"dezero.distributed: rank {comm.rank} of {comm.size} waited more than "
+                    f"{self.timeout:g} s in {self.what}: another rank died, hangs or runs a "
+                    "different number of steps; aborting the job.\n")
+                sys.stderr.flush()
+                comm.abort(1)
+
+
+def _install_abort_hook(mpi_comm):
+    """sys.excepthook: print the traceback, then MPI_Abort so that no other rank waits forever."""
+    previous = sys.excepthook
+    if getattr(previous, '_dezero_aborts', False):
+        return
+
+    def hook(exc_type, exc, tb):
+        previous(exc_type, exc, tb)
+        sys.stderr.write(f"dezero.distributed: uncaught {exc_type.__name__} on rank "
+                         f"{mpi_comm.Get_rank()}; aborting all {mpi_comm.Get_size()} ranks.\n")
+        sys.stderr.flush()
+        mpi_comm.Abort(1)
+
+    hook._dezero_aborts = True
+    sys.excepthook = hook
+
+
+class MpiCommunicator:
+    """Averages gradients and broadcasts weights over MPI (mpi4py), for NumPy or CuPy arrays.
+
+    Attributes:
+        rank: this process's index, 0 .. size - 1 (rank 0 writes checkpoints and logs).
+        size: the number of processes.
+        intra_rank: this process's index among those on the same host (its GPU index).
+        intra_size: the number of processes on this host.
+        mpi_comm: the underlying mpi4py communicator.
+
+    Buffers travel with mpi4py's buffer-based (upper-case) calls, never pickled;
+    CuPy arrays are staged through host memory (use NcclCommunicator on GPUs).
+    Create it with create_communicator().
+    """
+    name = 'mpi'
+
+    def __init__(self, mpi_comm=None, timeout=None, abort_on_error=True):
+        MPI = _import_mpi(f"{type(self).__name__}")
+        self._MPI = MPI
+        self.mpi_comm = MPI.COMM_WORLD if mpi_comm is None else mpi_comm
+        self.rank = self.mpi_comm.Get_rank()
+        self.size = self.mpi_comm.Get_size()
+        node = self.mpi_comm.Split_type(MPI.COMM_TYPE_SHARED, key=self.rank)
+        self.intra_rank, self.intra_size = node.Get_rank(), node.Get_size()
+        node.Free()
+        if timeout is None and os.environ.get(TIMEOUT_ENV):
+            timeout = float(os.environ[TIMEOUT_ENV])
+        if timeout is not None and not timeout > 0:
+            raise ValueError(f"{type(self).__name__}: timeout must be a positive number of "
+                             f"seconds or None, got {timeout!r}.")
+        self.timeout = timeout
+        self._watchdog = _Watchdog(self, timeout) if timeout is not None else None
+        self._grad_cache = None  # (signature, fingerprint, plan) of the last allreduce_grad
+        if abort_on_error and self.size > 1:
+            _install_abort_hook(self.mpi_comm)
+
+    def __repr__(self):
+        return (f"{type(self).__name__}(rank={self.rank}, size={self.size}, "
+                f"intra_rank={self.intra_rank})")
+
+    # -- the transport: subclasses replace these two for device buffers -----------
+    def _bcast_buffer(self, buf, root):
+        if isinstance(buf, np.ndarray):
+            self.mpi_comm.Bcast(buf, root=root)
+        else:  # CuPy through the host
+            host = cuda.as_numpy(buf)
+            self.mpi_comm.Bcast(host, root=root)
+            buf[...] = cuda.get_array_module(buf).asarray(host)
+
+    def _allreduce_buffer(self, buf):
+        """Sum buf over the ranks, in place."""
+        if isinstance(buf, np.ndarray):
+            self.mpi_comm.Allreduce(self._MPI.IN_PLACE, buf, op=self._MPI.SUM)
+        else:
+            host = cuda.as_numpy(buf)
+            self.mpi_comm.Allreduce(self._MPI.IN_PLACE, host, op=self._MPI.SUM)
+            buf[...] = cuda.get_array_module(buf).asarray(host)
+
+    def _guard(self, what):
+        if self._watchdog is not None:
+            self._watchdog.start(what)
+
+    def _unguard(self):
+        if self._watchdog is not None:
+            self._watchdog.stop()
+
+    # -- small host-side helpers -------------------------------------------------
+    def bcast_obj(self, obj, root=0):
+        """Rank root's Python object on every rank (pickled: for small things like a path)."""
+        self._guard('bcast_obj')
+        try:
+            return self.mpi_comm.bcast(obj, root=root)
+        finally:
+            self._unguard()
+
+    def allreduce_sum(self, values):
+        """The element-wise sum over the ranks of a list of numbers, as a float64 NumPy array."""
+        buf = np.array(values, dtype=np.float64).reshape(-1)
+        if self.size > 1:
+            self._guard('allreduce_sum')
+            try:
+                self.mpi_comm.Allreduce(self._MPI.IN_PLACE, buf, op=self._MPI.SUM)
+            finally:
+                self._unguard()
+        return buf
+
+    def barrier(self):
+        """Wait until every rank gets here."""
+        self._guard('barrier')
+        try:
+            self.mpi_comm.Barrier()
+        finally:
+            self._unguard()
+
+    def abort(self, code=1):
+        """End every rank of the job now with exit status `code` (MPI_Abort)."""
+        self.mpi_comm.Abort(code)
+
+    def _check_same(self, signature, who):
+        """Raise ValueError on every rank unless every rank has the same signature.
+
+        A fixed-size MAX reduction of (h, -h) tells every rank at once whether all
+        fingerprints h agree; only then are the full signatures gathered (pickled) to
+        say what differs. Every rank takes the same branch, so none is left waiting.
+        """
+        h = _fingerprint(signature)
+        probe = np.array([h, -h], dtype=np.int64)
+        self._guard(who)
+        try:
+            self.mpi_comm.Allreduce(self._MPI.IN_PLACE, probe, op=self._MPI.MAX)
+            if probe[0] == -probe[1]:
+                return h
+            everyone = self.mpi_comm.allgather(signature)
+        finally:
+            self._unguard()
+        lines = [f"rank {r}: {_difference(everyone[0], sig)}"
+                 for r, sig in enumerate(everyone) if sig != everyone[0]]
+        raise ValueError(
+            f"{who}: the models differ across the {self.size} ranks (compared with rank 0: "
+            + ' | '.join(lines) + "). Build the same model (same layers, sizes and dtypes) on "
+            "every rank, and call it once on a batch of the same shape, before training.")
+
+    # -- the collective operations on models --------------------------------------
+    def bcast_data(self, model, root=0):
+        """Copy rank root's parameters and buffers (BatchNorm statistics) into every rank's model.
+
+        Arrays are overwritten in place (optimizer state keyed on the Parameters stays
+        valid). Every rank must hold the same structure; arrays not built yet (lazy
+        layers never called) are skipped, and must be unbuilt on every rank. Raises
+        ValueError on every rank when the models differ.
+        """
+        who = f"{type(self).__name__}.bcast_data"
+        holders = _persistent_arrays(model)
+        if self.size == 1:
+            return
+        self._check_same(_signature(holders), who)
+        plan = _Plan(holders)
+        buffers = plan.get_buffers()
+        self._guard(who)
+        try:
+            for (dtype, xp, items, total), buf in zip(plan.groups, buffers):
+                if self.rank == root:
+                    for index, offset, n, shape in items:
+                        buf[offset:offset + n] = holders[index][1].data.reshape(-1)
+                self._bcast_buffer(buf, root)
+                if self.rank != root:
+                    for index, offset, n, shape in items:
+                        holders[index][1].data[...] = buf[offset:offset + n].reshape(shape)
+        finally:
+            self._unguard()
+
+    def allreduce_grad(self, model):
+        """Average every Parameter's gradient over the ranks, in one flat buffer per dtype.
+
+        A Parameter whose grad is None on some ranks counts as a zero gradient there; it
+        stays None only when it is None on every rank. Afterwards each grad is a view into
+        the communication buffer, valid until the next allreduce_grad. Raises ValueError on
+        every rank when the models differ (checked each step with one 16-byte reduction).
+        """
+        if self.size == 1:
+            return
+        who = f"{type(self).__name__}.allreduce_grad"
+        params = _unique_params(model)
+        signature = _signature(params)
+        cache = self._grad_cache
+        if cache is None or cache[0] != signature:
+            cache = self._grad_cache = (signature, _fingerprint(signature), _Plan(params))
+        self._check_same(signature, who)
+        plan = cache[2]
+        # Each buffer is [grads ... | one presence flag per parameter].
+        buffers = plan.get_buffers(extra=1)
+        scale = 1.0 / self.size
+        for (dtype, xp, items, total), buf in zip(plan.groups, buffers):
+            flags = np.zeros(len(items), dtype=dtype)
+            for k, (index, offset, n, shape) in enumerate(items):
+                grad = params[index][1].grad
+                seg = buf[offset:offset + n]
+                if grad is None:
+                    seg.fill(0)
+                else:
+                    xp.multiply(grad.data.reshape(-1), scale, out=seg, casting='unsafe')
+                    flags[k] = 1
+            buf[total:] = flags if xp is np else xp.asarray(flags)
+        self._guard(who)
+        try:
+            for buf in buffers:
+                self._allreduce_buffer(buf)
+        finally:
+            self._unguard()
+        for (dtype, xp, items, total), buf in zip(plan.groups, buffers):
+            flags = cuda.as_numpy(buf[total:])
+            for k, (index, offset, n, shape) in enumerate(items):
+                if flags[k] > 0:
+                    params[index][1].grad = Variable(buf[offset:offset + n].reshape(shape))
+
+    def allreduce_buffers(self, model):
+        """Average the persistent buffers (BatchNorm running statistics) over the ranks.
+
+        Each rank's BatchNorm sees only its own share of each batch, so its running
+        statistics drift apart from the other ranks'; call this before evaluating or
+        saving to give every rank the mean of them (ChainerMN's AllreducePersistent).
+        Floating-point buffers only; integer ones are left alone.
+        """
+        if self.size == 1:
+            return
+        who = f"{type(self).__name__}.allreduce_buffers"
+        holders = [(path, v) for path, v in _persistent_arrays(model)[len(_unique_params(model)):]
+                   if v.data is not None and v.data.dtype.kind == 'f']
+        self._check_same(_signature(holders), who)
+        plan = _Plan(holders)
+        self._guard(who)
+        try:
+            for (dtype, xp, items, total), buf in zip(plan.groups, plan.get_buffers()):
+                for index, offset, n, shape in items:
+                    buf[offset:offset + n] = holders[index][1].data.reshape(-1)
+                self._allreduce_buffer(buf)
+                buf *= 1.0 / self.size
+                for index, offset, n, shape in items:
+                    holders[index][1].data[...] = buf[offset:offset + n].reshape(shape)
+        finally:
+            self._unguard()
+
+
+class NcclCommunicator(MpiCommunicator):
+    """Like MpiCommunicator, but model arrays travel over NCCL between GPUs (CuPy arrays).
+
+    One GPU per rank: each process uses GPU `intra_rank` of its host (made current
+    here). MPI is still used to start NCCL (rank 0's unique id is broadcast) and for
+    small host-side values (metrics, checks). Needs CuPy built with NCCL and a GPU.
+    """
+    name = 'nccl'
+
+    def __init__(self, mpi_comm=None, timeout=None, abort_on_error=True):
+        who = type(self).__name__
+        try:
+            cupy = cuda.require_cupy()
+            from cupy.cuda import nccl
+        except (RuntimeError, ImportError) as e:
+            raise RuntimeError(
+                f"{who}: the 'nccl' communicator needs CuPy with NCCL and a CUDA GPU per rank "
+                f"({e}). Install CuPy (pip install 'dezero[gpu]'), or use "
+                "create_communicator('mpi') to train on CPUs.") from e
+        super().__init__(mpi_comm, timeout, abort_on_error)
+        n_gpus = cupy.cuda.runtime.getDeviceCount()
+        if self.intra_rank >= n_gpus:
+            raise RuntimeError(f"{who}: rank {self.rank} is process {self.intra_rank} on its "
+                               f"host, which has only {n_gpus} GPU(s); start at most one "
+                               "process per GPU.")
+        cupy.cuda.Device(self.intra_rank).use()
+        self._cupy, self._nccl = cupy, nccl
+        uid = self.mpi_comm.bcast(nccl.get_unique_id() if self.rank == 0 else None, root=0)
+        self.nccl_comm = nccl.NcclCommunicator(self.size, uid, self.rank)
+        self._nccl_types = {np.dtype(np.float16): nccl.NCCL_FLOAT16,
+                            np.dtype(np.float32): nccl.NCCL_FLOAT32,
+                            np.dtype(np.float64): nccl.NCCL_FLOAT64}
+
+    def _nccl_args(self, buf):
+        if isinstance(buf, np.ndarray):
+            raise TypeError(f"{type(self).__name__}: NCCL moves GPU arrays only; call "
+                            "model.to_gpu() before training (or use the 'mpi' communicator).")
+        kind = self._nccl_types.get(buf.dtype)
+        if kind is None:
+            raise TypeError(f"{type(self).__name__}: NCCL cannot reduce dtype {buf.dtype}; "
+                            "use float16, float32 or float64 parameters.")
+        return buf.data.ptr, buf.size, kind, self._cupy.cuda.get_current_stream().ptr
+
+    def _bcast_buffer(self, buf, root):
+        ptr, n, kind, stream = self._nccl_args(buf)
+        self.nccl_comm.bcast(ptr, n, kind, root, stream)
+
+    def _allreduce_buffer(self, buf):
+        ptr, n, kind, stream = self._nccl_args(buf)
+        self.nccl_comm.allReduce(ptr, ptr, n, kind, self._nccl.NCCL_SUM, stream)
+
+
+_COMMUNICATORS = {'mpi': MpiCommunicator, 'nccl': NcclCommunicator}
+
+
+def create_communicator(communicator_name='mpi', mpi_comm=None, timeout=None,
+                        abort_on_error=True):
+    """A communicator over all the processes mpiexec started.
+
+    Args:
+        communicator_name: 'mpi' (NumPy or CuPy arrays through mpi4py) or 'nccl' (CuPy
+            arrays through NCCL, one GPU per process: GPU `intra_rank` is made current).
+        mpi_comm: an mpi4py communicator to use instead of MPI.COMM_WORLD.
+        timeout: seconds one collective operation may wait before the job is aborted with
+            a message (default: $DEZERO_DISTRIBUTED_TIMEOUT, else no limit).
+        abort_on_error: install a sys.excepthook that calls MPI_Abort after printing an
+            uncaught exception, so that one failing rank ends the whole job (only when
+            there is more than one process).
+
+    Raises ImportError naming `pip install 'dezero[mpi]'` without mpi4py, and
+    RuntimeError for 'nccl' without CuPy or a GPU.
+    """
+    cls = _COMMUNICATORS.get(communicator_name)
+    if cls is None:
+        raise ValueError(f"create_communicator: unknown communicator {communicator_name!r}; "
+                         f"choose from {', '.join(repr(k) for k in _COMMUNICATORS)}.")
+    return cls(mpi_comm=mpi_comm, timeout=timeout, abort_on_error=abort_on_error)
+
+
+# ---------------------------------------------------------------------------
+# The multi-node optimizer
+# ---------------------------------------------------------------------------
+class MultiNodeOptimizer:
+    """Wraps an optimizer: update() averages the gradients over the ranks, then updates.
+
+    Everything else (hyperparameters such as lr, add_hook, state_dict, save_state,
+    load_state, target) is the wrapped optimizer's, so hooks (WeightDecay, ClipGrad)
+    see the averaged gradients and the state files are those of the wrapped optimizer.
+    The first update() broadcasts rank 0's parameters first (like ChainerMN), so that
+    models built lazily on their first call start equal; call comm.bcast_data(model)
+    yourself before training when the first step must already be exact.
+    Create it with create_multi_node_optimizer().
+    """
+
+    def __init__(self, actual_optimizer, communicator):
+        object.__setattr__(self, 'actual_optimizer', actual_optimizer)
+        object.__setattr__(self, 'communicator', communicator)
+        object.__setattr__(self, 'needs_broadcast', True)
+
+    def setup(self, target):
+        """Set the wrapped optimizer up on target; the next update() broadcasts it first."""
+        self.actual_optimizer.setup(target)
+        object.__setattr__(self, 'needs_broadcast', True)
+        return self
+
+    def update(self):
+        """Broadcast the weights (first call only), average the gradients, then update."""
+        target = self.actual_optimizer.target
+        if target is None:
+            raise RuntimeError(f"{type(self).__name__}.update: the wrapped "
+                               f"{type(self.actual_optimizer).__name__} is not set up; call "
+                               "setup(model) first.")
+        if self.needs_broadcast:
+            self.communicator.bcast_data(target)
+            object.__setattr__(self, 'needs_broadcast', False)
+        self.communicator.allreduce_grad(target)
+        self.actual_optimizer.update()
+
+    def __getattr__(self, name):
+        return getattr(self.actual_optimizer, name)
+
+    def __setattr__(self, name, value):
+        setattr(self.actual_optimizer, name, value)
+
+    def __repr__(self):
+        return f"MultiNodeOptimizer({self.actual_optimizer!r}, {self.communicator!r})"
+
+
+def create_multi_node_optimizer(actual_optimizer, communicator):
+    """Wrap any dezero optimizer so that update() first averages gradients over the ranks."""
+    if not hasattr(actual_optimizer, 'update') or not hasattr(actual_optimizer, 'setup'):
+        raise TypeError(f"create_multi_node_optimizer: expected a dezero optimizer, got "
+                        f"{type(actual_optimizer).__name__}.")
+    if not hasattr(communicator, 'allreduce_grad'):
+        raise TypeError(f"create_multi_node_optimizer: expected a communicator from "
+                        f"create_communicator(), got {type(communicator).__name__}.")
+    return MultiNodeOptimizer(actual_optimizer, communicator)
+
+
+# ---------------------------------------------------------------------------
+# Scattering a data set
+# ---------------------------------------------------------------------------
+class SubDataset:
+    """The items `indices` of `dataset`, in that order: a view, nothing is copied.
+
+    Works with any object with __len__ and __getitem__(int); DataLoader takes it.
+    """
+
+    def __init__(self, dataset, indices):
+        self.dataset = dataset
+        self.indices = np.asarray(indices, dtype=np.intp)
+
+    def __len__(self):
+        return len(self.indices)
+
+    def __getitem__(self, index):
+        return self.dataset[int(self.indices[index])]
+
+
+def _is_plain_array_dataset(dataset):
+    from dezero.datasets import Dataset
+    cls = type(dataset)
+    return (isinstance(dataset, Dataset) and cls.__getitem__ is Dataset.__getitem__
+            and cls.__len__ is Dataset.__len__ and isinstance(dataset.data, np.ndarray)
+            and (dataset.label is None or (isinstance(dataset.label, np.ndarray)
+                                           and len(dataset.label) == len(dataset.data))))
+
+
+def scatter_dataset(dataset, comm, shuffle=False, seed=None, remainder='pad'):
+    """This rank's equal share of dataset: len(dataset) / comm.size items, rounded up.
+
+    Args:
+        dataset: anything with __len__ and __getitem__ (every rank passes the same one).
+        comm: a communicator (rank, size).
+        shuffle: deal out a random permutation instead of consecutive blocks.
+        seed: the permutation's seed; when None (and shuffle), rank 0 draws one and sends it.
+        remainder: 'pad' (default, as ChainerMN): when the size is not a multiple of the
+            number of ranks, the first items of the order are dealt again, so every rank
+            has ceil(n / size) items and runs the same number of steps (a few items count
+            twice per epoch); 'drop': every rank gets floor(n / size) items and the last
+            n % size items of the order are left out.
+
+    Shares do not overlap (apart from the padding) and together cover the data set.
+    A plain array Dataset gives a Dataset holding its share's arrays (so DataLoader
+    batches it whole); anything else gives a SubDataset view. The result has
+    `indices`, the items of dataset it holds.
+    """
+    if remainder not in ('pad', 'drop'):
+        raise ValueError(f"scatter_dataset: remainder must be 'pad' or 'drop', got "
+                         f"{remainder!r}.")
+    n = len(dataset)
+    if n == 0:
+        raise ValueError("scatter_dataset: the data set is empty.")
+    size, rank = comm.size, comm.rank
+    if shuffle:
+        if seed is None:
+            seed = comm.bcast_obj(int(np.random.randint(2 ** 31)) if rank == 0 else None)
+        order = np.random.RandomState(seed).permutation(n)
+    else:
+        order = np.arange(n)
+    if remainder == 'pad':
+        per = -(-n // size)
+        order = np.resize(order, per * size)  # repeats from the start
+    else:
+        per = n // size
+        if per == 0:
+            raise ValueError(f"scatter_dataset: {n} items cannot be shared by {size} ranks "
+                             "with remainder='drop'; use remainder='pad'.")
+    indices = order[rank * per:(rank + 1) * per]
+    if _is_plain_array_dataset(dataset):
+        from dezero.datasets import Dataset
+        shard = Dataset(train=dataset.train, transform=dataset.transform,
+                        target_transform=dataset.target_transform)
+        shard.data = dataset.data[indices]
+        shard.label = None if dataset.label is None else dataset.label[indices]
+        shard.indices = indices
+        return shard
+    return SubDataset(dataset, indices)
