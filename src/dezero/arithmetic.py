@@ -158,32 +158,56 @@ class Div(Function):
 
 
 class Pow(Function):
-    """x ** c for a constant exponent c."""
+    """x ** c for a constant exponent c (a number or an array that broadcasts with x).
+
+    d/dx = c x^(c-1), taken as 0 where c == 0 (x ** 0 is constant, even at x = 0); the
+    gradient is summed back to x's shape when c broadcasts x to a larger one.
+    """
 
     def __init__(self, c):
         self.c = c
 
     def forward(self, x):
         c = self.c
-        if not isinstance(c, (int, float)) and x.dtype.kind == 'f':
-            c = cuda.get_array_module(x).asarray(c, dtype=x.dtype)
-        return x ** c
+        if not isinstance(c, (int, float)):
+            xp = cuda.get_array_module(x)
+            # a float x keeps its dtype (float32 ** float64 array stays float32)
+            c = self.c = xp.asarray(c, dtype=x.dtype) if x.dtype.kind == 'f' else xp.asarray(c)
+        try:
+            return x ** c
+        except ValueError as e:
+            if 'broadcast' in str(e):
+                raise _broadcast_error('pow', x, c) from None
+            raise ValueError(f"pow: {e} (x of dtype {x.dtype}); use a float exponent such as "
+                             f"{float(c) if isinstance(c, int) else 'c.astype(float)'}.") from None
+
+    def _exponent(self):
+        """(c, c - 1) with c - 1 replaced by 1 where c == 0, so that c x^(c-1) is 0 there."""
+        c = self.c
+        if isinstance(c, (int, float)):
+            return c, (c - 1 if c != 0 else 1)
+        xp = cuda.get_array_module(c)
+        return c, xp.where(c == 0, xp.ones_like(c), c - 1)
 
     def backward(self, gy):
         x, = self.inputs
-        c = self.c
-        return gy * (c * x ** (c - 1))
+        c, c1 = self._exponent()
+        return _sum_to_shape(gy * (c * x ** c1), x.shape)
 
     def backward_arrays(self, gy):
-        c = self.c
-        return gy * (c * self.inputs[0].data ** (c - 1))
+        c, c1 = self._exponent()
+        x = self.inputs[0].data
+        return _reduce_to(gy * (c * x ** c1), x.shape)
 
 
 class PowVariable(Function):
     """x ** y where both are Variables: d/dx = y x^(y-1), d/dy = x^y log x."""
 
     def forward(self, x, y):
-        return x ** y
+        try:
+            return x ** y
+        except ValueError:
+            raise _broadcast_error('pow', x, y) from None
 
     def backward(self, gy):
         from dezero.functions import log
@@ -271,11 +295,12 @@ class RDivConstant(Function):
 
     def backward(self, gy):
         x, = self.inputs
-        return gy * MulConstant(-self.c)(x ** -2)
+        # a float exponent: integer x has no negative integer powers in NumPy
+        return gy * MulConstant(-self.c)(x ** -2.0)
 
     def backward_arrays(self, gy):
         x = self.inputs[0].data
-        return gy * (-self.c * x ** -2)
+        return gy * (-self.c * x ** -2.0)
 
 
 _python_scalars = (int, float)

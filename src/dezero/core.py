@@ -187,7 +187,10 @@ class Variable:
         """
         if self.grad is None:
             xp = cuda.get_array_module(self.data)
-            self.grad = Variable(xp.ones_like(self.data))
+            data = self.data
+            # gradients are floating point, even for an integer or bool output
+            self.grad = Variable(xp.ones_like(data) if data.dtype.kind in 'fc'
+                                 else xp.ones(data.shape, dtype=np.float64))
         creator = self.creator
         if creator is None:
             return

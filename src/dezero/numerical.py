@@ -34,12 +34,16 @@ def numerical_grad(f, x, *args, **kwargs):
 def _numerical_grad(f, x, args, kwargs, weights, eps=1e-4):
     data = x.data if isinstance(x, Variable) else x
     xp = cuda.get_array_module(data)
-    host = cuda.as_numpy(data).astype(np.float64)
+    # C order: `flat` below must be a view (a transposed input would give a copy)
+    host = np.array(cuda.as_numpy(data), dtype=np.float64, order='C')
     grad = np.zeros_like(host)
     flat, gflat = host.reshape(-1), grad.reshape(-1)
 
+    # an integer or bool x is evaluated in float64: eps steps must not be rounded away
+    dtype = data.dtype if data.dtype.kind in 'fc' else np.float64
+
     def evaluate():
-        value = xp.asarray(host.astype(data.dtype, copy=False))
+        value = xp.asarray(host.astype(dtype, copy=False))
         if isinstance(x, Variable):
             x.data = value
             y = f(x, *args, **kwargs)
@@ -92,10 +96,10 @@ def _report(name, num, bp, rtol, atol):
 
 
 def _float64(v):
-    if isinstance(v, Variable):
-        if v.data.dtype.kind == 'f':
-            v.data = v.data.astype(np.float64)
-        return v
+    """A differentiated input cast to float64 whatever its dtype (int, bool, float16...),
+    as the book's gradient_check does; complex data and non-Variables are left alone."""
+    if isinstance(v, Variable) and v.data is not None and v.data.dtype.kind in 'biuf':
+        v.data = v.data.astype(np.float64)
     return v
 
 

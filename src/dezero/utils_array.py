@@ -33,6 +33,24 @@ def normalize_axis(axis, ndim, op='dezero', shape=None):
     return tuple(sorted(out))
 
 
+def float_dtype(dtype):
+    """The floating dtype NumPy's float-valued ufuncs (exp, tanh...) give for dtype: float and
+    complex dtypes are kept; bool, int8 and uint8 give float16, 16-bit ints float32, wider
+    ints float64."""
+    dtype = np.dtype(dtype)
+    if dtype.kind in 'fc':
+        return dtype
+    return np.result_type(dtype, np.float16)
+
+
+def as_float(x):
+    """x itself when it holds floats; otherwise x cast to float_dtype(x.dtype) (a new array,
+    so nothing is ever computed in place into an integer input)."""
+    if x.dtype.kind in 'fc':
+        return x
+    return x.astype(float_dtype(x.dtype))
+
+
 def sum_to(x, shape):
     """Sum array x down to shape, undoing NumPy broadcasting (x itself when already shaped).
 
@@ -92,8 +110,14 @@ def logsumexp(x, axis=1):
     """
     from dezero.cuda import get_array_module
     xp = get_array_module(x)
+    x = as_float(x)
     if x.ndim == 0:
         return xp.array(x)  # log(exp(x)) == x; NumPy's 0-d arithmetic gives scalars
+    if x.size == 0:
+        # log of an empty sum is -inf (NumPy's max would refuse the empty axis)
+        s = x.sum(axis=axis, keepdims=True)
+        with np.errstate(divide='ignore'):
+            return xp.log(s)
     m = x.max(axis=axis, keepdims=True)
     if m.dtype.kind == 'f':
         xp.copyto(m, 0, where=~xp.isfinite(m))

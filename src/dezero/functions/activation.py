@@ -4,6 +4,8 @@ The stable forms never overflow: sigmoid goes through tanh, softmax and log_soft
 subtract the row maximum first. Every backward is written with dezero Functions,
 so it can be differentiated again.
 """
+import numpy as np
+
 from dezero import utils_array
 from dezero.core import Function, as_variable
 from dezero.cuda import get_array_module
@@ -91,7 +93,8 @@ class LeakyReLU(Function):
     def _scale(self):
         x = self.inputs[0].data
         slope = self.slope
-        scale = (x > 0).astype(x.dtype)  # 1 where x > 0, slope elsewhere
+        # 1 where x > 0, slope elsewhere; float even for integer x (gradients are floats)
+        scale = (x > 0).astype(x.dtype if x.dtype.kind == 'f' else np.float64)
         scale *= 1 - slope
         scale += slope
         return scale
@@ -111,6 +114,9 @@ class Softmax(Function):
 
     def forward(self, x):
         _check_axis('softmax', x, self.axis)
+        x = utils_array.as_float(x)  # integer and bool logits compute in floating point
+        if x.size == 0:
+            return x.copy()  # nothing to normalise (NumPy's max refuses an empty axis)
         xp = get_array_module(x)
         y = x - x.max(axis=self.axis, keepdims=True)
         xp.exp(y, out=y)
@@ -149,6 +155,7 @@ class LogSoftmax(Function):
 
     def forward(self, x):
         _check_axis('log_softmax', x, self.axis)
+        x = utils_array.as_float(x)
         return x - utils_array.logsumexp(x, self.axis)
 
     def backward(self, gy):

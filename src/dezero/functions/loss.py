@@ -4,8 +4,11 @@ binary_cross_entropy, accuracy (and the book's simple forms).
 Conventions: logits x of shape (N, C), integer labels t of shape (N,); the losses are
 summed over the samples and divided by N = len(x), as in the book.
 """
+import warnings
+
 import numpy as np
 
+from dezero import utils_array
 from dezero.core import Config, Function, Variable, as_array, as_variable
 from dezero.cuda import get_array_module
 from dezero.functions.activation import Sigmoid, sigmoid, softmax, softmax_simple
@@ -24,35 +27,78 @@ def _len(x):
 # ---------------------------------------------------------------------------
 # Mean squared error
 # ---------------------------------------------------------------------------
-def _check_same_shape(name, x0, x1):
-    if x0.shape != x1.shape:
+def _check_same_shape(name, x0, x1, stacklevel=3):
+    """Equal shapes pass; broadcastable unequal shapes pass with a UserWarning naming both
+    (the book's sine-wave LSTM compares y (1, 1) with t (1,); PyTorch warns the same way);
+    shapes that do not broadcast are a ValueError naming the op. Returns the common shape."""
+    if x0.shape == x1.shape:
+        return x0.shape
+    try:
+        shape = np.broadcast_shapes(x0.shape, x1.shape)
+    except ValueError:
         raise ValueError(f"{name}: the two inputs must have the same shape, got {x0.shape} and "
-                         f"{x1.shape}; reshape one of them (e.g. t.reshape(y.shape)).")
+                         f"{x1.shape}, which do not even broadcast; reshape one of them (e.g. "
+                         "t.reshape(y.shape)).") from None
+    warnings.warn(f"{name}: input shapes {x0.shape} and {x1.shape} differ; they are broadcast "
+                  f"to {shape} before the squared error is taken, which may not be what you "
+                  "want; reshape one of them (e.g. t.reshape(y.shape)) to silence this warning.",
+                  UserWarning, stacklevel=stacklevel)
+    return shape
+
+
+def _inverse_len(diff, scale=1.0):
+    """scale / len(diff); 0 for an empty batch (its gradient is empty anyway)."""
+    n = _len(diff)
+    return scale / n if n else 0.0
+
+
+def _target_like(x0, x1):
+    """The second operand cast to the first's float dtype (a float32 prediction against a
+    float64 target stays float32, as the cross entropies cast their targets)."""
+    if x0.dtype.kind == 'f' and x1.dtype != x0.dtype and x1.dtype.kind in 'biuf':
+        return x1.astype(x0.dtype)
+    return x1
 
 
 class MeanSquaredError(Function):
-    """sum((x0 - x1) ** 2) / len(x0)."""
+    """sum((x0 - x1) ** 2) / len(x0); x1 is cast to x0's float dtype."""
 
     def forward(self, x0, x1):
-        _check_same_shape('mean_squared_error', x0, x1)
-        diff = x0 - x1
+        _check_same_shape('mean_squared_error', x0, x1, stacklevel=5)
+        diff = x0 - _target_like(x0, x1)
+        # an empty batch gives NaN with NumPy's warning, as the mean of nothing does
         return (diff * diff).sum() / _len(diff)
 
     def backward(self, gy):
         x0, x1 = self.inputs
-        diff = x0 - x1
-        gx0 = gy * diff * (2.0 / _len(diff))
-        return gx0, -gx0
+        diff = x0 - _target_like(x0.data, x1.data) if x1.dtype != x0.dtype else x0 - x1
+        gx0 = gy * diff * _inverse_len(diff, 2.0)
+        return _sum_to_shape(gx0, x0.shape), _sum_to_shape(-gx0, x1.shape)
 
     def backward_arrays(self, gy):
         x0, x1 = self.inputs
-        diff = x0.data - x1.data
-        gx0 = gy * diff * (2.0 / _len(diff))
-        return gx0, -gx0
+        diff = x0.data - _target_like(x0.data, x1.data)
+        gx0 = gy * diff * _inverse_len(diff, 2.0)
+        return _sum_to_array(gx0, x0.data.shape), _sum_to_array(-gx0, x1.data.shape)
+
+
+def _sum_to_shape(g, shape):
+    if g.shape == shape:
+        return g
+    from dezero.functions.shape import sum_to
+    return sum_to(g, shape)
+
+
+def _sum_to_array(g, shape):
+    return g if g.shape == shape else utils_array.sum_to(g, shape)
 
 
 def mean_squared_error(x0, x1):
-    """sum((x0 - x1) ** 2) / len(x0): the squared error summed and averaged over the first axis."""
+    """sum((x0 - x1) ** 2) / len(x0): the squared error summed and averaged over the first axis.
+
+    x1 (the target) is cast to x0's float dtype. Broadcastable but unequal shapes (the
+    book's y (1, 1) against t (1,)) are broadcast with a UserWarning; others raise ValueError.
+    """
     return MeanSquaredError()(x0, x1)
 
 
@@ -205,13 +251,13 @@ class SigmoidCrossEntropy(Function):
 
     def backward(self, gy):
         x, = self.inputs
-        return (sigmoid(x) - self.t) * (gy * (1.0 / _len(x)))
+        return (sigmoid(x) - self.t) * (gy * _inverse_len(x))
 
     def backward_arrays(self, gy):
         x = self.inputs[0].data
         y = Sigmoid().forward(x)
         y -= self.t
-        y *= gy * (1.0 / _len(x))
+        y *= gy * _inverse_len(x)
         return y
 
 

@@ -2,6 +2,8 @@
 
 Every backward is written with dezero Functions, so it can be differentiated again.
 """
+import numpy as np
+
 from dezero.core import Function, pow  # noqa: F401  (pow is part of this family)
 from dezero.cuda import get_array_module
 
@@ -123,12 +125,16 @@ class Abs(Function):
         return get_array_module(x).abs(x)
 
     def backward(self, gy):
-        x, = self.inputs
-        return gy * get_array_module(x.data).sign(x.data)
+        return gy * self._sign()
 
     def backward_arrays(self, gy):
+        return gy * self._sign()
+
+    def _sign(self):
         x = self.inputs[0].data
-        return gy * get_array_module(x).sign(x)
+        if x.dtype.kind == 'b':
+            return x.astype(np.float64)  # sign(True) = 1, sign(False) = 0 (no bool sign loop)
+        return get_array_module(x).sign(x)
 
 
 def square(x):

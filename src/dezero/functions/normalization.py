@@ -48,7 +48,8 @@ def dropout(x, dropout_ratio=0.5):
         return x
     xp = get_array_module(x)
     dtype = x.dtype if x.dtype.kind == 'f' else np.dtype(np.float64)
-    mask = (xp.random.rand(*x.shape) > dropout_ratio).astype(dtype)
+    # asarray: for a 0-d x, rand() gives a Python float and the comparison a bool
+    mask = xp.asarray(xp.random.rand(*x.shape) > dropout_ratio).astype(dtype)
     mask /= dtype.type(1.0 - dropout_ratio)
     return Dropout(mask)(x)
 
@@ -98,7 +99,14 @@ class BatchNorm(Function):
             scale = scale.reshape(pshape)
             return x * scale + (beta.reshape(pshape) - self.shift * scale)
 
-        m = x.size // x.shape[1]
+        m = x.size // x.shape[1] if x.shape[1] else 0
+        if m == 0:
+            # An empty batch: nothing to normalise, and the running statistics stay as they
+            # are (as in PyTorch) instead of turning NaN for good.
+            if Config.enable_backprop:
+                self.m, self.xhat = 1, x * 0
+                self.inv_std = xp.zeros(pshape, dtype=self.xhat.dtype)
+            return x * gamma.reshape(pshape) + beta.reshape(pshape)
         mu = x.mean(axis=axes, keepdims=True)
         xhat = x - mu
         batch_var = (xhat * xhat).mean(axis=axes, keepdims=True)

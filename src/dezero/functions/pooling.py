@@ -195,6 +195,8 @@ class AveragePooling2D(Function):
         OH, OW = _outsize('average_pooling', x.shape, k, s, p)
         xp = get_array_module(x)
         self.x_shape = x.shape
+        if x.dtype.kind not in 'fc':
+            x = x.astype(np.float64)  # a mean of integers (uint8 images) is float64, as in NumPy
         scale = x.dtype.type(1.0 / (k[0] * k[1]))
         v = _windows(xp, _pad(xp, x, p), k, s, (OH, OW))
         y = v[:, :, 0, 0].copy()
@@ -220,6 +222,8 @@ class AveragePooling2DGrad(Function):
         k, s, p = pool.kernel_size, pool.stride, pool.pad
         xp = get_array_module(gy)
         N, C, H, W = pool.x_shape
+        if gy.dtype.kind not in 'fc':
+            gy = gy.astype(np.float64)
         g = gy * gy.dtype.type(1.0 / (k[0] * k[1]))
         gpad = _scatter_windows(xp, pool.x_shape, k, s, p, gy.shape[2:], gy.dtype,
                                 lambda i, j: g, assign_if_disjoint=True)

@@ -14,6 +14,11 @@ class LSTMCell(Function):
     """
 
     def forward(self, c, a_f, a_i, a_o, a_u):
+        shapes = [a.shape for a in (c, a_f, a_i, a_o, a_u)]
+        if any(s != shapes[0] for s in shapes):
+            raise ValueError(f"lstm_cell: c, a_f, a_i, a_o and a_u must share one shape (N, H), "
+                             f"got {', '.join(map(str, shapes))}; split the gates' "
+                             "pre-activations into four (N, H) arrays.")
         sig = Sigmoid().forward
         f, i, o = sig(a_f), sig(a_i), sig(a_o)
         xp_tanh = get_array_module(a_u).tanh

@@ -117,7 +117,7 @@ class _MaxMin(Function):
         xd = x.data
         # recompute the keepdims extremum from x: the output may have been freed
         m = getattr(xd, self._reduce)(axis=self.axis, keepdims=True)
-        mask = (xd == m).astype(gy.dtype)
+        mask = (xd == m).astype(gy.dtype if gy.dtype.kind == 'f' else np.float64)
         mask /= mask.sum(axis=self.axis, keepdims=True)
         return _grad_to_input(gy, xd.shape, self.axis, self.keepdims) * mask
 
@@ -156,13 +156,21 @@ class Clip(Function):
     def forward(self, x):
         xp = get_array_module(x)
         lo, hi = self.x_min, self.x_max
-        # cast the bounds to x's dtype: NumPy 2 would promote float32 with np.float64 bounds
-        if lo is not None:
-            lo = self.x_min = xp.asarray(lo, dtype=x.dtype)
-        if hi is not None:
-            hi = self.x_max = xp.asarray(hi, dtype=x.dtype)
+        # Float x: the bounds take x's dtype (NumPy 2 would promote float32 with np.float64
+        # bounds). Integer or bool x: NumPy's promotion decides (clip([1, 2, 3], 0.5, 2.5)
+        # is [1., 2., 2.5]); Python numbers stay weakly typed.
+        def bound(b):
+            if b is None:
+                return None
+            if x.dtype.kind == 'f':
+                return xp.asarray(b, dtype=x.dtype)
+            if isinstance(b, (int, float)) and not isinstance(b, bool):
+                return b
+            return xp.asarray(b)
+        lo = self.x_min = bound(lo)
+        hi = self.x_max = bound(hi)
         for name, b in (('x_min', lo), ('x_max', hi)):
-            if b is not None and b.ndim:
+            if b is not None and getattr(b, 'ndim', 0):
                 try:
                     ok = np.broadcast_shapes(b.shape, x.shape) == x.shape
                 except ValueError:
@@ -221,6 +229,8 @@ class LogSumExp(Function):
         axis = self.axis
         # softmax(x) along axis, from exp(x - max) / sum: exp(x - y) would lose precision for
         # large float32 inputs; the max is a constant shift, so the graph stays exact.
+        if x.size == 0:
+            return _grad_to_input(gy, x.shape, axis, self.keepdims) * 0.0
         m = x.data.max(axis=axis, keepdims=True)
         e = exp(x - m)
         s = e / broadcast_to(Sum(axis, True)(e), x.shape)
