@@ -3,6 +3,8 @@ from dezero.core import (  # noqa: F401
     Config, Function, Parameter, Variable, as_array, as_variable, no_grad, setup_variable,
     test_mode, using_config)
 from dezero import cuda, functions, utils  # noqa: F401
+from dezero.anomaly import (  # noqa: F401
+    AnomalyError, detect_anomaly, is_anomaly_enabled, set_detect_anomaly)
 from dezero import layers, models, optimizers  # noqa: F401
 from dezero import datasets, dataloaders, transforms  # noqa: F401
 from dezero.datasets import Dataset  # noqa: F401

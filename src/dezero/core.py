@@ -26,6 +26,8 @@ class _ThreadSettings(threading.local):
     def __init__(self):
         self.enable_backprop = True
         self.train = True
+        self.detect_anomaly = False  # see dezero.anomaly; set through set_detect_anomaly
+        self.anomaly_backward = None  # the Function whose backward runs, while detecting
 
 
 _settings = _ThreadSettings()
@@ -42,6 +44,10 @@ class _ConfigMeta(type):
                                  f"{sorted(vars(_settings))}") from None
 
     def __setattr__(cls, name, value):
+        if name == 'detect_anomaly':  # installs / removes the checking Function.__call__
+            from dezero.anomaly import set_detect_anomaly
+            set_detect_anomaly(value)
+            return
         setattr(_settings, name, value)
 
 
@@ -50,6 +56,8 @@ class Config(metaclass=_ConfigMeta):
 
     enable_backprop (default True): record graphs for backward.
     train (default True): training behaviour of dropout and batch_norm.
+    detect_anomaly (default False): stop at the first NaN/inf output or gradient
+        (dezero.anomaly.AnomalyError); see dezero.detect_anomaly().
     """
 
 
@@ -203,9 +211,14 @@ class Variable:
         saved = settings.enable_backprop
         settings.enable_backprop = create_graph
         on_arrays = not create_graph
+        check = settings.detect_anomaly
+        if check:
+            from dezero.anomaly import check_backward
         try:
             while heap:
                 f = heappop(heap)[2]
+                if check:
+                    settings.anomaly_backward = f
                 outputs = f.outputs
                 raw = on_arrays and f.backward_arrays is not None
                 if raw:
@@ -219,6 +232,8 @@ class Variable:
                     gxs = f.backward(*_output_grads(f))
                 if gxs.__class__ is not tuple:
                     gxs = (gxs,)
+                if check:
+                    check_backward(f, gxs)
                 for x, gx in zip(f.inputs, gxs):
                     if gx is None:
                         continue
@@ -247,6 +262,8 @@ class Variable:
                             y.grad = None
         finally:
             settings.enable_backprop = saved
+            if check:
+                settings.anomaly_backward = None
 
     # -- convenience wrappers around dezero.functions -----------------------
     def reshape(self, *shape):
