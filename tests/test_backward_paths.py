@@ -47,6 +47,10 @@ CASES = {
     'softmax_cross_entropy_ignore': (
         lambda a: F.softmax_cross_entropy(a, np.array([0, -1, 1]), ignore_label=-1),
         [_pos(3, 4)]),
+    'softmax_cross_entropy_smoothing': (
+        lambda a: F.softmax_cross_entropy(a, np.array([0, -1, 1]), ignore_label=-1,
+                                          label_smoothing=0.2),
+        [_pos(3, 4)]),
     'sigmoid_cross_entropy': (lambda a: F.sigmoid_cross_entropy(a, np.array([[0, 1], [1, 1]])),
                               [_pos(2, 2)]),
     'batch_norm_train': (lambda a, g, b: F.batch_norm(a, g, b, np.zeros(3), np.ones(3)),

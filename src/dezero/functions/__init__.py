@@ -6,7 +6,8 @@ Each family module adds its own import block below; keep the blocks separate.
 from dezero.core import add, div, mul, neg, pow, rdiv, rsub, sub  # noqa: F401
 # --- math ---
 from dezero.functions.math import (  # noqa: F401
-    Abs, Cos, Exp, Log, Sin, Sqrt, Square, Tanh, abs, cos, exp, log, sin, sqrt, square, tanh)
+    Abs, Cos, Erf, Exp, Log, Sin, Sqrt, Square, Tanh, abs, cos, erf, exp, log, sin, sqrt, square,
+    tanh)
 # --- shape ---
 from dezero.functions.shape import (  # noqa: F401
     BroadcastTo, Concat, GetItem, GetItemGrad, Reshape, Split, SumTo, Transpose, Where,
@@ -20,19 +21,22 @@ from dezero.functions.linalg import (  # noqa: F401
     Linear, MatMul, linear, linear_simple, matmul)
 # --- activation ---
 from dezero.functions.activation import (  # noqa: F401
-    LeakyReLU, LogSoftmax, ReLU, Sigmoid, Softmax, leaky_relu, log_softmax, relu, sigmoid,
-    sigmoid_simple, softmax, softmax_simple)
+    ELU, GELU, LeakyReLU, LogSoftmax, ReLU, Sigmoid, Softmax, Softplus, argmax, argmin, elu,
+    gelu, hardtanh, leaky_relu, log_softmax, relu, sigmoid, sigmoid_simple, silu, softmax,
+    softmax_simple, softplus)
 # --- loss ---
 from dezero.functions.loss import (  # noqa: F401
     BinaryCrossEntropy, MeanSquaredError, SigmoidCrossEntropy, SoftmaxCrossEntropy, accuracy,
-    binary_cross_entropy, mean_squared_error, mean_squared_error_simple, sigmoid_cross_entropy,
-    softmax_cross_entropy, softmax_cross_entropy_simple)
+    binary_cross_entropy, huber_loss, kl_div, mean_squared_error, mean_squared_error_simple,
+    nll_loss, sigmoid_cross_entropy, softmax_cross_entropy, softmax_cross_entropy_simple)
 # --- normalization ---
 from dezero.functions.normalization import (  # noqa: F401
-    BatchNorm, Dropout, batch_nrom, batch_norm, dropout)
+    BatchNorm, Dropout, LayerNorm, batch_nrom, batch_norm, dropout, layer_norm)
 from dezero.functions.embed import EmbedID, EmbedIDGrad, embed_id  # noqa: F401
 # --- recurrent ---
 from dezero.functions.recurrent import LSTMCell, lstm_cell  # noqa: F401
+# --- attention ---
+from dezero.functions.attention import causal_mask, scaled_dot_product_attention  # noqa: F401
 # --- conv ---
 from dezero.functions._im2col import col2im_array, im2col_array  # noqa: F401
 from dezero.functions.conv import (  # noqa: F401

@@ -1,4 +1,5 @@
-"""Activations: sigmoid, relu, leaky_relu, softmax, log_softmax (and the book's simple forms).
+"""Activations: sigmoid, relu, leaky_relu, softmax, log_softmax (and the book's simple forms),
+gelu, elu, silu, softplus, hardtanh; argmax/argmin (not differentiable).
 
 The stable forms never overflow: sigmoid goes through tanh, softmax and log_softmax
 subtract the row maximum first. Every backward is written with dezero Functions,
@@ -7,9 +8,10 @@ so it can be differentiated again.
 import numpy as np
 
 from dezero import utils_array
-from dezero.core import Function, as_variable
+from dezero.core import Function, Variable, as_variable
 from dezero.cuda import get_array_module
-from dezero.functions.math import exp
+from dezero.functions.math import _erf_array, erf, exp, tanh
+from dezero.functions.reduce import clip
 from dezero.functions.reduce import sum as _sum
 
 
@@ -166,3 +168,157 @@ class LogSoftmax(Function):
 def log_softmax(x, axis=1):
     """log(softmax(x, axis)), computed as x - logsumexp(x, axis) without overflow."""
     return LogSoftmax(axis)(x)
+
+
+# ---------------------------------------------------------------------------
+# The activations PyTorch users reach for: gelu, elu, silu, softplus, hardtanh
+# ---------------------------------------------------------------------------
+_SQRT_HALF = 0.7071067811865476  # 1 / sqrt(2)
+_INV_SQRT_2PI = 0.3989422804014327  # 1 / sqrt(2 pi)
+_SQRT_2_OVER_PI = 0.7978845608028654  # sqrt(2 / pi)
+
+
+def _check_float_param(name, label, value):
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{name}: {label} must be a real number, got {value!r} "
+                        f"({type(value).__name__}).")
+    return float(value)
+
+
+class GELU(Function):
+    """x * Phi(x) with Phi the standard normal CDF, computed with the exact erf."""
+
+    def forward(self, x):
+        if x.dtype.kind != 'f':
+            x = x.astype(np.float64)
+        cdf = _erf_array(x * x.dtype.type(_SQRT_HALF))
+        cdf += 1
+        cdf *= 0.5
+        return x * cdf
+
+    def backward(self, gy):
+        # d/dx x Phi(x) = Phi(x) + x phi(x), written with Functions (twice differentiable).
+        x, = self.inputs
+        cdf = (erf(x * _SQRT_HALF) + 1.0) * 0.5
+        pdf = exp(x * x * -0.5) * _INV_SQRT_2PI
+        return gy * (cdf + x * pdf)
+
+
+def gelu(x, approximate='none'):
+    """Gaussian error linear unit x * Phi(x), elementwise (PyTorch's F.gelu).
+
+    approximate='none' (the default, as in PyTorch) uses the exact normal CDF through
+    erf (exact in float64, within 1e-7 in float32); approximate='tanh' uses
+    0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))), the BERT/GPT-2 form.
+    Differentiable twice.
+    """
+    if approximate == 'none':
+        return GELU()(x)
+    if approximate == 'tanh':
+        x = as_variable(x)
+        inner = (x + x * x * x * 0.044715) * _SQRT_2_OVER_PI
+        return x * (tanh(inner) + 1.0) * 0.5
+    raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}.")
+
+
+class ELU(Function):
+    """x where x > 0, alpha * (exp(x) - 1) elsewhere."""
+
+    def __init__(self, alpha):
+        self.alpha = alpha
+
+    def forward(self, x):
+        xp = get_array_module(x)
+        neg = xp.expm1(xp.minimum(x, 0))  # no overflow for large positive x
+        neg *= self.alpha
+        return xp.where(x > 0, x, neg)
+
+    def backward(self, gy):
+        # 1 where x > 0, alpha exp(x) = y + alpha elsewhere: built from y, twice differentiable.
+        x = self.inputs[0]
+        y = self.outputs[0]()
+        pos = (x.data > 0).astype(gy.dtype)
+        return gy * (pos + (y + self.alpha) * (1 - pos))
+
+
+def elu(x, alpha=1.0):
+    """Exponential linear unit: x where x > 0, alpha * (exp(x) - 1) elsewhere (PyTorch's F.elu)."""
+    return ELU(_check_float_param('elu', 'alpha', alpha))(x)
+
+
+def silu(x):
+    """x * sigmoid(x), elementwise (also called swish); differentiable twice."""
+    x = as_variable(x)
+    return x * sigmoid(x)
+
+
+class Softplus(Function):
+    """log(1 + exp(beta x)) / beta, computed without overflow."""
+
+    def __init__(self, beta):
+        self.beta = beta
+
+    def forward(self, x):
+        xp = get_array_module(x)
+        z = x * self.beta
+        y = xp.maximum(z, 0) + xp.log1p(xp.exp(-xp.abs(z)))
+        if self.beta != 1.0:
+            y /= self.beta
+        return y
+
+    def backward(self, gy):
+        x, = self.inputs
+        return gy * sigmoid(x * self.beta)
+
+
+def softplus(x, beta=1.0):
+    """Smooth ReLU log(1 + exp(beta x)) / beta, elementwise, without overflow (PyTorch's
+    F.softplus without its threshold: the stable form needs none). Its derivative is
+    sigmoid(beta x)."""
+    beta = _check_float_param('softplus', 'beta', beta)
+    if beta <= 0:
+        raise ValueError(f"softplus: beta must be positive, got {beta}.")
+    return Softplus(beta)(x)
+
+
+def hardtanh(x, min_val=-1.0, max_val=1.0):
+    """x clipped into [min_val, max_val] (PyTorch's F.hardtanh); the gradient is 1 inside,
+    0 outside."""
+    lo = _check_float_param('hardtanh', 'min_val', min_val)
+    hi = _check_float_param('hardtanh', 'max_val', max_val)
+    if not lo < hi:
+        raise ValueError(f"hardtanh: min_val must be below max_val, got {lo} and {hi}.")
+    return clip(x, lo, hi)
+
+
+# ---------------------------------------------------------------------------
+# argmax / argmin (not differentiable)
+# ---------------------------------------------------------------------------
+def _arg_reduce(name, x, axis, keepdims):
+    data = x.data if isinstance(x, Variable) else x
+    xp = get_array_module(data)
+    data = xp.asarray(data)
+    if data.size == 0:
+        raise ValueError(f"{name}: the input has no elements (shape {data.shape}).")
+    if axis is not None:
+        if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)) \
+                or not -data.ndim <= axis < max(data.ndim, 1):
+            raise ValueError(f"{name}: axis must be None or an int in [-{data.ndim}, "
+                             f"{data.ndim}) for an input of shape {data.shape}, got {axis!r}.")
+    out = getattr(data, name)(axis=axis, keepdims=keepdims)
+    return xp.asarray(out, dtype=np.int64)
+
+
+def argmax(x, axis=None, keepdims=False):
+    """Indices of the maxima of x along axis (over the flattened array when None).
+
+    Not differentiable: like PyTorch's argmax it returns integers (an int64 array of
+    x's array module, not a Variable), e.g. predicted labels F.argmax(logits, axis=1).
+    """
+    return _arg_reduce('argmax', x, axis, keepdims)
+
+
+def argmin(x, axis=None, keepdims=False):
+    """Indices of the minima of x along axis (over the flattened array when None); an int64
+    array, not a Variable (not differentiable)."""
+    return _arg_reduce('argmin', x, axis, keepdims)

@@ -1,5 +1,5 @@
 """Losses and metrics: mean_squared_error, softmax_cross_entropy, sigmoid_cross_entropy,
-binary_cross_entropy, accuracy (and the book's simple forms).
+binary_cross_entropy, accuracy (and the book's simple forms); nll_loss, kl_div, huber_loss.
 
 Conventions: logits x of shape (N, C), integer labels t of shape (N,); the losses are
 summed over the samples and divided by N = len(x), as in the book.
@@ -12,8 +12,9 @@ from dezero import utils_array
 from dezero.core import Config, Function, Variable, as_array, as_variable
 from dezero.cuda import get_array_module
 from dezero.functions.activation import Sigmoid, sigmoid, softmax, softmax_simple
-from dezero.functions.math import log
+from dezero.functions.math import abs, exp, log
 from dezero.functions.reduce import sum as _sum
+from dezero.functions.shape import where
 
 
 def _data(x):
@@ -145,9 +146,10 @@ def _check_labels(name, x, t, ignore_label=None):
 class SoftmaxCrossEntropy(Function):
     """Mean of -log softmax(x)[i, t[i]] over the samples whose label is not ignore_label."""
 
-    def __init__(self, t, ignore_label=None):
+    def __init__(self, t, ignore_label=None, label_smoothing=0.0):
         self.t = t
         self.ignore_label = ignore_label
+        self.label_smoothing = label_smoothing
 
     def forward(self, x):
         t = _check_labels('softmax_cross_entropy', x, self.t, self.ignore_label)
@@ -164,6 +166,10 @@ class SoftmaxCrossEntropy(Function):
         # One log-sum-exp: z = x - max, e = exp(z), loss_i = log(sum(e_i)) - z[i, t_i].
         z = x - x.max(axis=1, keepdims=True)
         z_t = z[rows, t]
+        eps = self.label_smoothing
+        if eps:
+            # The target is (1 - eps) one-hot + eps / C: the loss picks the mean logit too.
+            z_t = z_t * (1 - eps) + z.mean(axis=1) * eps
         xp.exp(z, out=z)
         s = z.sum(axis=1, keepdims=True)
         losses = xp.log(s[:, 0]) - z_t
@@ -181,8 +187,9 @@ class SoftmaxCrossEntropy(Function):
         # The gradient built of Functions, so that it can be differentiated again.
         x, = self.inputs
         xp = get_array_module(self.e)
-        onehot = xp.zeros_like(self.e)
-        onehot[xp.arange(len(self.e)), self.t_safe] = 1
+        eps = self.label_smoothing
+        onehot = xp.full_like(self.e, eps / self.e.shape[1])
+        onehot[xp.arange(len(self.e)), self.t_safe] += 1 - eps
         return (softmax(x) - onehot) * (gy * self.weight)
 
     def backward_arrays(self, gy):
@@ -190,11 +197,15 @@ class SoftmaxCrossEntropy(Function):
         xp = get_array_module(self.e)
         w = gy * self.weight  # a scalar, or (N, 1) with ignore_label
         gx = self.e * (w / self.s)
+        eps = self.label_smoothing
+        if eps:
+            gx -= w * (eps / self.e.shape[1])
+            w = w * (1 - eps)
         gx[xp.arange(len(self.e)), self.t_safe] -= w if w.ndim == 0 else w[:, 0]
         return gx
 
 
-def softmax_cross_entropy(x, t, ignore_label=None):
+def softmax_cross_entropy(x, t, ignore_label=None, label_smoothing=0.0):
     """Mean cross entropy of softmax(x) against integer labels.
 
     Args:
@@ -202,8 +213,15 @@ def softmax_cross_entropy(x, t, ignore_label=None):
         t: integer labels of shape (N,) in [0, C).
         ignore_label: samples whose label equals it contribute nothing; the mean is
             taken over the others (the loss is 0 when every sample is ignored).
+        label_smoothing: eps in [0, 1): the target distribution becomes
+            (1 - eps) * one_hot(t) + eps / C, as in PyTorch's cross_entropy.
     """
-    return SoftmaxCrossEntropy(_data(t), ignore_label)(x)
+    if isinstance(label_smoothing, bool) or not isinstance(
+            label_smoothing, (int, float, np.integer, np.floating)) \
+            or not 0 <= label_smoothing < 1:
+        raise ValueError(f"softmax_cross_entropy: label_smoothing must be a number in [0, 1), "
+                         f"got {label_smoothing!r}.")
+    return SoftmaxCrossEntropy(_data(t), ignore_label, float(label_smoothing))(x)
 
 
 def softmax_cross_entropy_simple(x, t):
@@ -217,6 +235,70 @@ def softmax_cross_entropy_simple(x, t):
     onehot = get_array_module(x.data).eye(x.shape[1], dtype=x.dtype)[t]
     p_t = _sum(p * onehot, axis=1)
     return -_sum(log(p_t)) / n
+
+
+# ---------------------------------------------------------------------------
+# nll_loss, kl_div, huber_loss (PyTorch's names)
+# ---------------------------------------------------------------------------
+def nll_loss(x, t, ignore_label=None):
+    """Mean negative log likelihood -x[i, t[i]] over the samples (PyTorch's F.nll_loss).
+
+    Args:
+        x: log-probabilities of shape (N, C), e.g. log_softmax(logits); so
+            nll_loss(log_softmax(x), t) equals softmax_cross_entropy(x, t).
+        t: integer labels of shape (N,) in [0, C).
+        ignore_label: samples whose label equals it are left out of the mean.
+    """
+    x = as_variable(x)
+    t = _check_labels('nll_loss', x.data, t, ignore_label)
+    xp = get_array_module(x.data)
+    rows = xp.arange(len(t))
+    if ignore_label is None:
+        return -_sum(x[rows, t]) / max(len(t), 1)
+    keep = t != ignore_label
+    picked = x[rows[keep], t[keep]]
+    return -_sum(picked) / max(int(keep.sum()), 1)
+
+
+def kl_div(x, t, log_target=False):
+    """Kullback-Leibler divergence KL(t || exp(x)) summed and divided by N = len(x).
+
+    PyTorch's F.kl_div(x, t, reduction='batchmean'): x holds log-probabilities
+    (log_softmax output), t probabilities (or log-probabilities when log_target).
+    The pointwise term is t * (log t - x), taken as 0 where t is 0. t may be a
+    Variable (the gradient then flows to it as well) or a constant array.
+    """
+    x = as_variable(x)
+    if isinstance(t, Variable):
+        tv = t
+    else:
+        xp = get_array_module(x.data)
+        tv = Variable(xp.asarray(t).astype(x.dtype, copy=False))
+    if tv.shape != x.shape:
+        raise ValueError(f"kl_div: x and t must have the same shape, got {x.shape} and "
+                         f"{tv.shape}.")
+    if log_target:
+        terms = exp(tv) * (tv - x)
+    else:
+        positive = tv.data > 0
+        safe_t = where(positive, tv, 1.0)  # log 1 = 0 where t = 0, and t * 0 = 0
+        terms = tv * (log(safe_t) - x)
+    return _sum(terms) / _len(x.data)
+
+
+def huber_loss(x0, x1, delta=1.0):
+    """Huber loss, the mean over all elements of 0.5 d^2 where |d| < delta and
+    delta * (|d| - 0.5 delta) elsewhere, d = x0 - x1 (PyTorch's F.huber_loss with
+    reduction='mean'; note mean_squared_error divides by len(x0) instead)."""
+    if isinstance(delta, bool) or not isinstance(delta, (int, float, np.integer, np.floating)) \
+            or not delta > 0:
+        raise ValueError(f"huber_loss: delta must be a positive number, got {delta!r}.")
+    x0, x1 = as_variable(x0), as_variable(x1)
+    _check_same_shape('huber_loss', x0, x1)
+    d = x0 - x1
+    small = get_array_module(d.data).abs(d.data) < delta
+    loss = where(small, d * d * 0.5, (abs(d) - 0.5 * delta) * float(delta))
+    return _sum(loss) / max(d.size, 1)
 
 
 # ---------------------------------------------------------------------------

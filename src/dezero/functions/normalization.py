@@ -1,4 +1,4 @@
-"""Regularisation and normalisation: dropout and batch_norm.
+"""Regularisation and normalisation: dropout, batch_norm and layer_norm.
 
 Both read Config.train: dropout is the identity in test mode, batch_norm uses the
 running statistics instead of the batch's.
@@ -183,3 +183,86 @@ def batch_norm(x, gamma, beta, mean, var, decay=0.9, eps=2e-5):
 
 
 batch_nrom = batch_norm  # the book's misspelt name
+
+
+# ---------------------------------------------------------------------------
+# Layer normalisation
+# ---------------------------------------------------------------------------
+class LayerNorm(Function):
+    """y = (x - mean) / sqrt(var + eps) * gamma + beta over the last axis (per sample)."""
+
+    def __init__(self, eps, has_gamma, has_beta):
+        self.eps = eps
+        self.has_gamma = has_gamma
+        self.has_beta = has_beta
+
+    def forward(self, x, *params):
+        xp = get_array_module(x)
+        mu = x.mean(axis=-1, keepdims=True)
+        xhat = x - mu
+        var = (xhat * xhat).mean(axis=-1, keepdims=True)
+        var += self.eps
+        xhat /= xp.sqrt(var)
+        params = list(params)
+        if self.has_gamma:
+            xhat *= params.pop(0)
+        if self.has_beta:
+            xhat += params.pop(0)
+        return xhat
+
+    def backward(self, gy):
+        # Recomputed from x with Functions, so the statistics are differentiated too and
+        # create_graph=True gives exact second derivatives.
+        x = self.inputs[0]
+        params = list(self.inputs[1:])
+        n = x.shape[-1]
+        xc = x - _sum(x, axis=-1, keepdims=True) / n
+        inv_std = (_sum(xc * xc, axis=-1, keepdims=True) / n + self.eps) ** -0.5
+        xhat = xc * inv_std
+        grads = []
+        g = gy
+        if self.has_gamma:
+            gamma = params.pop(0)
+            g = gy * gamma
+            grads.append(_sum_to_last(gy * xhat, gamma.shape))
+        if self.has_beta:
+            beta = params.pop(0)
+            grads.append(_sum_to_last(gy, beta.shape))
+        gx = inv_std * (g - _sum(g, axis=-1, keepdims=True) / n
+                        - xhat * (_sum(g * xhat, axis=-1, keepdims=True) / n))
+        return (gx, *grads)
+
+
+def _sum_to_last(g, shape):
+    axes = tuple(range(g.ndim - len(shape)))
+    return _sum(g, axis=axes) if axes else g
+
+
+def layer_norm(x, gamma, beta, eps=1e-5):
+    """Layer normalisation over the last axis: each x[..., :] gets zero mean and unit
+    variance (the biased variance, as PyTorch), then is scaled by gamma and shifted by beta.
+
+    Args:
+        x: input of shape (..., D) with a float dtype.
+        gamma, beta: scale and shift of shape (D,) (Variables/Parameters or arrays), or
+            None to leave them out.
+        eps: added to the variance.
+    """
+    x = as_variable(x)
+    if x.ndim < 1 or x.dtype.kind != 'f':
+        raise ValueError(f"layer_norm: x must be a float array with at least one axis, got "
+                         f"shape {x.shape} and dtype {x.dtype}.")
+    d = x.shape[-1]
+    params = []
+    for label, p in (('gamma', gamma), ('beta', beta)):
+        if p is None:
+            continue
+        shape = p.shape if hasattr(p, 'shape') else None
+        if shape != (d,):
+            raise ValueError(f"layer_norm: {label} must have shape ({d},) to match the last "
+                             f"axis of x of shape {x.shape}, got "
+                             f"{shape if shape is not None else type(p).__name__}.")
+        params.append(p)
+    if isinstance(eps, bool) or not isinstance(eps, (int, float, np.floating)) or eps < 0:
+        raise ValueError(f"layer_norm: eps must be a non-negative number, got {eps!r}.")
+    return LayerNorm(float(eps), gamma is not None, beta is not None)(x, *params)
