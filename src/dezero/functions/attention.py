@@ -10,6 +10,7 @@ from dezero.core import Variable, as_variable
 from dezero.cuda import get_array_module
 from dezero.functions.activation import softmax
 from dezero.functions.linalg import matmul
+from dezero.functions.normalization import dropout
 from dezero.functions.shape import _swap_last
 
 
@@ -37,7 +38,7 @@ def causal_mask(t, s=None, xp=np):
     return xp.tril(xp.ones((t, s), dtype=bool))
 
 
-def scaled_dot_product_attention(q, k, v, mask=None):
+def scaled_dot_product_attention(q, k, v, mask=None, dropout_p=0.0):
     """softmax(q @ k^T / sqrt(E) + mask) @ v, PyTorch's F.scaled_dot_product_attention.
 
     Args:
@@ -48,6 +49,8 @@ def scaled_dot_product_attention(q, k, v, mask=None):
             "may attend" (PyTorch's attn_mask convention; False positions get -inf),
             or a float array added to the scores. A query row with every key masked
             gives NaN, as in PyTorch. causal_mask(T) builds the autoregressive one.
+        dropout_p: dropout probability applied to the attention weights while
+            Config.train is True (F.dropout; PyTorch applies it whenever it is given).
 
     Returns the attended values of shape (..., T, Ev).
     """
@@ -65,4 +68,6 @@ def scaled_dot_product_attention(q, k, v, mask=None):
         xp = get_array_module(scores.data)
         scores = scores + _additive_mask(mask, scores.shape, scores.dtype, xp)
     weights = softmax(scores, axis=-1)
+    if dropout_p:
+        weights = dropout(weights, dropout_p)
     return matmul(weights, v)

@@ -154,7 +154,7 @@ def _erf_array(x):
         from cupyx.scipy.special import erf as cupy_erf
         return cupy_erf(x)
     if x.dtype == np.float64:
-        return _exact_erf(x).astype(np.float64)
+        return np.asarray(_exact_erf(x), dtype=np.float64)
     z = np.abs(x).astype(np.float64)
     t = 1.0 / (1.0 + 0.5 * z)
     poly = np.full_like(t, _ERFC_COEFFS[0])

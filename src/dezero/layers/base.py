@@ -42,8 +42,8 @@ class Layer:
             self._buffers.remove(name)
         object.__delattr__(self, name)
 
-    def __call__(self, *inputs):
-        outputs = self.forward(*inputs)
+    def __call__(self, *inputs, **kwargs):
+        outputs = self.forward(*inputs, **kwargs)  # keyword options such as mask=
         # Plain dict stores: these bookkeeping attributes never hold Parameters.
         d = self.__dict__
         d['inputs'] = [weakref.ref(x) for x in inputs if _is_weakrefable(x)]

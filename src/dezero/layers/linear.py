@@ -1,4 +1,4 @@
-"""Linear (fully connected) and EmbedID layers."""
+"""Linear (fully connected) and EmbedID (alias Embedding) layers."""
 import numpy as np
 
 from dezero import cuda
@@ -97,3 +97,4 @@ class EmbedID(Layer):
         return F.embed_id(x, self.W)
 
 
+Embedding = EmbedID  # PyTorch's name: Embedding(num_embeddings, embedding_dim), same order
