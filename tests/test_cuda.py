@@ -59,3 +59,23 @@ def test_import_dezero_imports_no_optional_heavyweights():
             "if m in sys.modules]; print(bad); sys.exit(1 if bad else 0)")
     proc = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_manual_seed_makes_draws_repeatable():
+    import dezero
+    dezero.manual_seed(7)
+    a = np.random.randn(3)
+    dezero.manual_seed(7)
+    np.testing.assert_array_equal(np.random.randn(3), a)
+    assert dezero.manual_seed is cuda.manual_seed
+
+
+@pytest.mark.parametrize('seed, err, msg', [
+    (1.5, TypeError, r'manual_seed: seed must be an int, got float'),
+    (True, TypeError, r'manual_seed: seed must be an int, got bool'),
+    (-1, ValueError, r'manual_seed: seed must be in \[0, 2\*\*32 - 1\], got -1'),
+    (2 ** 32, ValueError, r'must be in \[0, 2\*\*32 - 1\]'),
+])
+def test_manual_seed_rejects_bad_seeds(seed, err, msg):
+    with pytest.raises(err, match=msg):
+        cuda.manual_seed(seed)

@@ -181,8 +181,9 @@ def test_bad_batch_size(bs, err, msg):
 
 
 def test_dataset_must_be_indexable():
-    with pytest.raises(TypeError, match='DataLoader: dataset must have __len__ and '
-                                        '__getitem__, got int'):
+    with pytest.raises(TypeError, match=r'DataLoader: dataset must be a Dataset \(something '
+                                        r'with __len__ and __getitem__\) or a tuple \(x, t\) '
+                                        'of arrays, got int'):
         DataLoader(3, 1)
 
 
@@ -200,3 +201,30 @@ def test_gpu_switch(xp):
     assert cuda.is_cupy_array(x) and cuda.is_cupy_array(t)
     loader.to_cpu()
     assert isinstance(next(loader)[0], np.ndarray)
+
+
+def test_a_tuple_of_arrays_is_batched_like_an_array_dataset():
+    x = np.arange(20, dtype=np.float32).reshape(10, 2)
+    t = np.arange(10)
+    loader = DataLoader((x, t), batch_size=4, shuffle=False)
+    assert isinstance(loader.dataset, D.ArrayDataset) and len(loader) == 3
+    xs, ts = _epoch(loader)
+    np.testing.assert_array_equal(np.concatenate(xs), x)
+    np.testing.assert_array_equal(np.concatenate(ts), t)
+    assert xs[0].dtype == np.float32
+
+
+@pytest.mark.parametrize('data, msg', [
+    (np.zeros((6, 3)), r'DataLoader: got a bare 2-D array of shape \(6, 3\), not a Dataset\. '
+                       r'Pass the inputs with their targets as a tuple, DataLoader\(\(x, t\), '
+                       r'batch_size\), or dezero\.datasets\.ArrayDataset\(x, t\)'),
+    (np.zeros(6), r'got a bare 1-D array of shape \(6,\)'),
+])
+def test_a_bare_array_is_a_clear_type_error(data, msg):
+    with pytest.raises(TypeError, match=msg):
+        DataLoader(data, 2)
+
+
+def test_a_tuple_of_unequal_arrays_names_both_lengths():
+    with pytest.raises(ValueError, match=r'ArrayDataset: x has 5 samples but t has 4'):
+        DataLoader((np.zeros((5, 2)), np.zeros(4)), 2)

@@ -475,3 +475,26 @@ def test_imagenet_labels_never_evaluate_code(cache):
 def test_imagenet_dataset_is_not_available():
     with pytest.raises(NotImplementedError, match=r'ImageNet\.labels\(\)'):
         D.ImageNet()
+
+
+def test_array_dataset_items_and_transforms():
+    x = np.arange(12.).reshape(6, 2)
+    t = [0, 1, 0, 1, 1, 0]
+    ds = D.ArrayDataset(x, t, transform=lambda a: a * 2)
+    assert len(ds) == 6 and isinstance(ds, D.Dataset)
+    xi, ti = ds[2]
+    np.testing.assert_array_equal(xi, x[2] * 2)
+    assert ti == 0 and isinstance(ds.label, np.ndarray)
+
+
+@pytest.mark.parametrize('x, t, err, msg', [
+    (np.zeros((3, 2)), np.zeros(2), ValueError,
+     r'ArrayDataset: x has 3 samples but t has 2 \(shapes \(3, 2\) and \(2,\)\); both need the '
+     r'same first axis'),
+    (np.float32(1), np.zeros(1), TypeError,
+     r'ArrayDataset: x must be an array of samples \(first axis = samples\), got a scalar'),
+    (np.zeros(2), 3, TypeError, r'ArrayDataset: t must be an array of samples'),
+])
+def test_array_dataset_rejects_mismatched_or_scalar_inputs(x, t, err, msg):
+    with pytest.raises(err, match=msg):
+        D.ArrayDataset(x, t)

@@ -90,3 +90,27 @@ def as_cupy(x):
         x = x.data
     cupy = require_cupy()
     return cupy.asarray(x)
+
+
+def manual_seed(seed):
+    """Seed NumPy's global generator and, when CuPy and a GPU are present, CuPy's.
+
+    dezero draws every random number (Linear's and Conv2d's initial weights, dropout
+    masks, DataLoader shuffling) from these generators, so one call makes a run
+    repeatable. `seed` is an int in [0, 2**32 - 1]. Available as dezero.manual_seed.
+    """
+    if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool):
+        raise TypeError(f"manual_seed: seed must be an int, got {type(seed).__name__} "
+                        f"({seed!r:.40}).")
+    if not 0 <= seed < 2 ** 32:
+        raise ValueError(f"manual_seed: seed must be in [0, 2**32 - 1], got {seed}.")
+    np.random.seed(int(seed))
+    # CuPy is looked for only when installed (a failed import is cheap to skip).
+    cupy = _load_cupy() if _cupy is not None or _cupy_importable() else None
+    if cupy is not None:
+        cupy.random.seed(int(seed))
+
+
+def _cupy_importable():
+    import importlib.util
+    return importlib.util.find_spec('cupy') is not None

@@ -9,7 +9,8 @@ import math
 import numpy as np
 
 from dezero import cuda
-from dezero.datasets import Dataset
+from dezero.cuda import is_cupy_array
+from dezero.datasets import ArrayDataset, Dataset
 from dezero.transforms import apply_batch, can_apply_batch
 
 __all__ = ['DataLoader', 'SeqDataLoader']
@@ -23,8 +24,32 @@ def _check_batch_size(batch_size, who):
     return int(batch_size)
 
 
+def _is_array(a):
+    return isinstance(a, np.ndarray) or is_cupy_array(a)
+
+
+def _as_dataset(dataset, who):
+    """dataset itself, or an ArrayDataset for a tuple (x, t) of arrays; TypeError otherwise."""
+    if isinstance(dataset, tuple) and len(dataset) == 2 and all(
+            _is_array(a) or hasattr(a, '__array__') for a in dataset):
+        return ArrayDataset(*dataset)
+    if _is_array(dataset):
+        raise TypeError(
+            f"{who}: got a bare {dataset.ndim}-D array of shape {dataset.shape}, not a Dataset. "
+            f"Pass the inputs with their targets as a tuple, {who}((x, t), batch_size), or "
+            f"dezero.datasets.ArrayDataset(x, t).")
+    if not (hasattr(dataset, '__len__') and hasattr(dataset, '__getitem__')):
+        raise TypeError(f"{who}: dataset must be a Dataset (something with __len__ and "
+                        f"__getitem__) or a tuple (x, t) of arrays, got "
+                        f"{type(dataset).__name__}.")
+    return dataset
+
+
 class DataLoader:
     """Iterate over dataset in (x, t) batches; one pass is an epoch, then it resets.
+
+    dataset is a Dataset (anything with __len__ and __getitem__ returning (x, t)) or a
+    tuple (x, t) of arrays with the same first axis, wrapped in an ArrayDataset.
 
     shuffle draws np.random.permutation(len(dataset)) at each reset (the book's order),
     or from a private np.random.RandomState(seed) when seed is given. drop_last drops a
@@ -32,9 +57,7 @@ class DataLoader:
     """
 
     def __init__(self, dataset, batch_size, shuffle=True, gpu=False, drop_last=False, seed=None):
-        if not (hasattr(dataset, '__len__') and hasattr(dataset, '__getitem__')):
-            raise TypeError(f"{type(self).__name__}: dataset must have __len__ and __getitem__, "
-                            f"got {type(dataset).__name__}.")
+        dataset = _as_dataset(dataset, type(self).__name__)
         self.dataset = dataset
         self.batch_size = _check_batch_size(batch_size, type(self).__name__)
         self.shuffle = shuffle

@@ -16,12 +16,13 @@ import zlib
 
 import numpy as np
 
+from dezero.cuda import is_cupy_array
 from dezero.download import CorruptFileError, cache_dir, get_file
 from dezero.serializers import load_array_cache, save_array_cache
 from dezero.transforms import Compose, Flatten, Normalize, ToFloat, _identity
 
-__all__ = ['Dataset', 'get_spiral', 'Spiral', 'SinCurve', 'MNIST', 'FashionMNIST', 'CIFAR10',
-           'CIFAR100', 'Shakespear', 'ImageNet', 'read_idx']
+__all__ = ['Dataset', 'ArrayDataset', 'get_spiral', 'Spiral', 'SinCurve', 'MNIST',
+           'FashionMNIST', 'CIFAR10', 'CIFAR100', 'Shakespear', 'ImageNet', 'read_idx']
 
 
 class Dataset:
@@ -54,6 +55,42 @@ class Dataset:
 
     def prepare(self):
         """Fill self.data (and self.label, when there are labels); subclasses override it."""
+
+
+class ArrayDataset(Dataset):
+    """A Dataset over arrays already in memory: item i is (x[i], t[i]) (PyTorch's TensorDataset).
+
+    Args:
+        x: the inputs, an array (NumPy or CuPy) or anything np.asarray accepts; the
+            first axis indexes the samples.
+        t: the targets, same number of samples as x.
+        transform, target_transform: applied to each item, as for any Dataset.
+
+    Raises ValueError when x and t hold different numbers of samples, TypeError when
+    either is a scalar. `DataLoader((x, t), batch_size)` builds one for you.
+    """
+
+    def __init__(self, x, t, transform=None, target_transform=None):
+        self._arrays = (_as_samples(x, 'x'), _as_samples(t, 't'))
+        if len(self._arrays[0]) != len(self._arrays[1]):
+            raise ValueError(
+                f"ArrayDataset: x has {len(self._arrays[0])} samples but t has "
+                f"{len(self._arrays[1])} (shapes {self._arrays[0].shape} and "
+                f"{self._arrays[1].shape}); both need the same first axis.")
+        super().__init__(train=True, transform=transform, target_transform=target_transform)
+
+    def prepare(self):
+        self.data, self.label = self._arrays
+        del self._arrays
+
+
+def _as_samples(a, name):
+    if not (isinstance(a, np.ndarray) or is_cupy_array(a)):
+        a = np.asarray(a)
+    if a.ndim == 0:
+        raise TypeError(f"ArrayDataset: {name} must be an array of samples (first axis = "
+                        f"samples), got a scalar of type {type(a).__name__}.")
+    return a
 
 
 # ---------------------------------------------------------------------------
