@@ -138,6 +138,51 @@ class Variable:
     def __len__(self):
         return len(self.data)
 
+    # -- conversions: NumPy, Python scalars, pickling ------------------------
+    def __array__(self, dtype=None, copy=None):
+        """np.asarray(v) is v.data (no graph): NumPy functions see the Variable as its array.
+
+        Ufuncs (np.exp(v)) still refuse Variables, so that `ndarray op Variable` keeps
+        returning a Variable; use F.exp(v) for a graph or np.exp(v.data) for an array.
+        """
+        data = self.data
+        if data is None:
+            raise TypeError("Variable.__array__: this Variable holds no data (None).")
+        if not isinstance(data, _ndarray):
+            raise TypeError(
+                f"Variable.__array__: the data is a {type(data).__module__}."
+                f"{type(data).__name__} (on the GPU), which NumPy cannot read implicitly; "
+                "use v.numpy() or cuda.as_numpy(v.data).")
+        if dtype is not None and dtype != data.dtype:
+            return data.astype(dtype)
+        return data.copy() if copy else data
+
+    def __bool__(self):
+        """The truth of a one-element Variable; NumPy's ValueError for several elements."""
+        return bool(self.data)
+
+    def __float__(self):
+        """float(v) for a one-element Variable (any shape); NumPy's TypeError otherwise."""
+        data = self.data
+        return float(data.item()) if data.size == 1 else float(data)
+
+    def __int__(self):
+        """int(v) for a one-element Variable (any shape); NumPy's TypeError otherwise."""
+        data = self.data
+        return int(data.item()) if data.size == 1 else int(data)
+
+    def __getstate__(self):
+        # Pickling and deepcopy keep the array, the name and the gradient, never the graph
+        # (the creator holds weak references and would pull the whole history along).
+        return {'data': self.data, 'name': self.name, 'grad': self.grad}
+
+    def __setstate__(self, state):
+        self.data = state['data']
+        self.name = state['name']
+        self.grad = state['grad']
+        self.creator = None
+        self.generation = 0
+
     def __repr__(self):
         if self.data is None:
             return 'variable(None)'
@@ -282,8 +327,14 @@ class Variable:
             axes = axes[0]
         return transpose(self, axes)
 
-    def sum(self, axis=None, keepdims=False):
-        """Sum over axis (all axes by default)."""
+    def sum(self, axis=None, keepdims=False, **numpy_kwargs):
+        """Sum over axis (all axes by default).
+
+        np.sum(v) also lands here (NumPy forwards to a `sum` method, passing `out=`):
+        that call gets NumPy's result on v.data, an array without graph.
+        """
+        if numpy_kwargs:
+            return _numpy_reduction(self, 'sum', axis, keepdims, numpy_kwargs)
         from dezero.functions import sum as sum_
         return sum_(self, axis, keepdims)
 
@@ -349,6 +400,12 @@ class Variable:
     def __getitem__(self, slices):
         from dezero.functions import get_item
         return get_item(self, slices)
+
+
+def _numpy_reduction(v, name, axis, keepdims, numpy_kwargs):
+    """np.sum(v), np.mean(v)...: NumPy forwards these to v's methods with `out=` and friends;
+    answer as NumPy would on v.data (consistent with np.asarray(v) being v.data)."""
+    return getattr(np.asarray(v), name)(axis=axis, keepdims=keepdims, **numpy_kwargs)
 
 
 class Parameter(Variable):

@@ -62,6 +62,16 @@ class Optimizer:
         for param in params:
             self.update_one(param)
 
+    def step(self):
+        """Update the parameters from their gradients (PyTorch's name for update())."""
+        self.update()
+
+    def zero_grad(self):
+        """Forget the gradients of the target's parameters (target.cleargrads())."""
+        if self.target is None:
+            raise RuntimeError(f"{type(self).__name__}.zero_grad: call setup(model) first.")
+        self.target.cleargrads()
+
     def update_one(self, param):
         """Update one Parameter in place from its grad."""
         raise NotImplementedError(f"{type(self).__name__}.update_one is not implemented")

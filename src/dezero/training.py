@@ -18,6 +18,7 @@ import dezero.functions as F
 from dezero.core import no_grad, test_mode
 from dezero.serializers import atomic_path, write_text
 from dezero.callbacks import as_callbacks
+from dezero.dataloaders import DataLoader
 
 HISTORY_KEYS = ('epoch', 'train_loss', 'train_acc', 'test_loss', 'test_acc', 'seconds')
 PLOT_EXTRA = "pip install 'dezero[plot]'"
@@ -134,9 +135,42 @@ def _evaluate_sums(model, loader, loss_fn, acc_fn, comm=None):
     return sum_loss, sum_acc, count
 
 
+def _is_array_pair(data):
+    return isinstance(data, tuple) and len(data) == 2 and all(
+        hasattr(a, 'shape') and hasattr(a, '__len__') for a in data)
+
+
+def _array_loaders(train, test, batch_size, validation_split):
+    """DataLoaders for fit() when it is given arrays: (x, t) tuples, split like Keras's fit."""
+    if batch_size is None:
+        batch_size = 32
+    if validation_split:
+        if not isinstance(validation_split, (float, int)) or not 0 < validation_split < 1:
+            raise ValueError(f"fit: validation_split must be a fraction in (0, 1), got "
+                             f"{validation_split!r}.")
+        if test is not None:
+            raise ValueError("fit: give either test_loader (validation data) or "
+                             "validation_split, not both.")
+        x, t = train
+        n_train = int(len(x) * (1 - validation_split))
+        if n_train < 1 or n_train >= len(x):
+            raise ValueError(f"fit: validation_split={validation_split} of {len(x)} samples "
+                             f"leaves {n_train} for training and {len(x) - n_train} for "
+                             "validation; both need at least one.")
+        # The last samples, before any shuffling, are held out (as Keras does).
+        train, test = (x[:n_train], t[:n_train]), (x[n_train:], t[n_train:])
+    train_loader = DataLoader(train, batch_size, shuffle=True)
+    test_loader = None
+    if test is not None:
+        test_loader = test if not _is_array_pair(test) else DataLoader(
+            test, batch_size, shuffle=False)
+    return train_loader, test_loader
+
+
 def fit(model, optimizer, train_loader, test_loader=None, epochs=10,
         loss_fn=F.softmax_cross_entropy, acc_fn=F.accuracy, gpu=False, progress=True,
-        on_epoch_end=None, history=None, callbacks=None):
+        on_epoch_end=None, history=None, callbacks=None, batch_size=None,
+        validation_split=0.0):
     """Train model with optimizer for `epochs` epochs; return the history (a list of dicts).
 
     Args:
@@ -144,6 +178,12 @@ def fit(model, optimizer, train_loader, test_loader=None, epochs=10,
         optimizer: an Optimizer already set up on model (optimizer.setup(model)).
         train_loader, test_loader: iterables of (x, t) batches that restart each epoch
             (DataLoader). test_loader (optional) is evaluated after every epoch.
+            Either may also be a tuple (x, t) of arrays (Keras style): fit then
+            batches it itself, shuffling the training samples each epoch.
+        batch_size: the batch size for arrays given as (x, t) (default 32); an error
+            with loaders, which have their own.
+        validation_split: with train_loader=(x, t), the fraction of samples, taken
+            from the end before shuffling, held out as the test set (as Keras does).
         epochs: train until the history holds this many epochs.
         loss_fn: loss(y, t) -> Variable (default softmax cross entropy, integer labels).
         acc_fn: accuracy(y, t) -> Variable, or None for no accuracy (regression).
@@ -165,6 +205,17 @@ def fit(model, optimizer, train_loader, test_loader=None, epochs=10,
     all ranks together (so every rank's history, and its callbacks' decisions, agree)
     and only rank 0 shows a progress bar.
     """
+    if _is_array_pair(train_loader):
+        train_loader, test_loader = _array_loaders(train_loader, test_loader, batch_size,
+                                                   validation_split)
+    elif batch_size is not None or validation_split:
+        raise ValueError(
+            "fit: batch_size and validation_split apply to arrays given as (x, t); "
+            f"train_loader is a {type(train_loader).__name__}, which batches by itself. "
+            "Set them on the DataLoader, or pass fit(model, optimizer, (x, t), ...).")
+    elif _is_array_pair(test_loader):
+        test_loader = DataLoader(test_loader, getattr(train_loader, 'batch_size', 32),
+                                 shuffle=False)
     history = [] if history is None else history
     comm = getattr(optimizer, 'communicator', None)  # a MultiNodeOptimizer's
     if comm is not None and comm.rank != 0:

@@ -10,7 +10,7 @@ import weakref
 import numpy as np
 
 from dezero import cuda, serializers
-from dezero.core import Parameter, Variable
+from dezero.core import Parameter, Variable, _settings, using_config
 
 
 class Layer:
@@ -43,6 +43,11 @@ class Layer:
         object.__delattr__(self, name)
 
     def __call__(self, *inputs, **kwargs):
+        mode = self.__dict__.get('_train_mode')
+        if mode is not None and mode is not _settings.train:
+            # eval() / train(False): this call runs in that mode, whatever Config.train is.
+            with using_config('train', mode):
+                return self.__call__(*inputs, **kwargs)
         outputs = self.forward(*inputs, **kwargs)  # keyword options such as mask=
         # Plain dict stores: these bookkeeping attributes never hold Parameters.
         d = self.__dict__
@@ -152,6 +157,126 @@ class Layer:
                         cuda.get_array_module(v.data) is not xp:
                     v.data = cuda.as_numpy(v.data) if xp is np else xp.asarray(v.data)
 
+    # -- PyTorch-style names and conveniences -----------------------------------
+    def parameters(self):
+        """Yield every Parameter (PyTorch's name for params())."""
+        return self.params()
+
+    def named_parameters(self, prefix=''):
+        """Yield (path, Parameter) pairs, paths like 'l0/W' (PyTorch's name for named_params())."""
+        return self.named_params(prefix)
+
+    def zero_grad(self):
+        """Forget the gradients of every Parameter (PyTorch's name for cleargrads())."""
+        self.cleargrads()
+
+    def train(self, mode=True):
+        """Put this layer and its sub-layers in training mode (mode=False: eval()); returns self.
+
+        The mode is scoped to the layer's calls: after eval(), every call of this
+        layer runs with Config.train = False (dropout off, batch norm on its running
+        statistics) whatever the thread's setting, and other models are unaffected.
+        train() returns to the default, which follows Config.train (True, or False
+        inside dezero.test_mode(), so fit()'s evaluation still works).
+        """
+        if not isinstance(mode, bool):
+            raise TypeError(f"{type(self).__name__}.train: mode must be a bool, got "
+                            f"{type(mode).__name__}.")
+        value = None if mode else False
+        for layer in self._layers():
+            layer.__dict__['_train_mode'] = value
+        return self
+
+    def eval(self):
+        """Put this layer and its sub-layers in evaluation mode (see train()); returns self."""
+        return self.train(False)
+
+    @property
+    def training(self):
+        """Whether a call of this layer now runs in training mode (read-only)."""
+        mode = self.__dict__.get('_train_mode')
+        return _settings.train if mode is None else mode
+
+    def _layers(self):
+        """Yield this layer and every sub-layer, depth first."""
+        yield self
+        d = self.__dict__
+        for name in d.get('_params', ()):
+            obj = d[name]
+            if isinstance(obj, Layer):
+                yield from obj._layers()
+
+    def to(self, device):
+        """Move parameters and buffers to 'cpu' (NumPy) or 'cuda'/'gpu' (CuPy); returns self."""
+        where = device.lower() if isinstance(device, str) else None
+        if where == 'cpu':
+            return self.to_cpu()
+        if where in ('cuda', 'gpu', 'cuda:0'):
+            return self.to_gpu()
+        raise ValueError(f"{type(self).__name__}.to: device must be 'cpu', 'cuda' or 'gpu', "
+                         f"got {device!r}.")
+
+    def __getstate__(self):
+        # Pickling and deepcopy keep parameters, buffers and settings, never the graph:
+        # inputs/outputs of the last call are weak references (and would be stale anyway).
+        state = self.__dict__.copy()
+        state.pop('inputs', None)
+        state.pop('outputs', None)
+        return state
+
+    def __repr__(self):
+        return '\n'.join(self._repr_lines(type(self).__name__))
+
+    def _repr_lines(self, head):
+        d = self.__dict__
+        parts, children = [], []
+        for name in d.get('_params', ()):
+            obj = d[name]
+            if isinstance(obj, Layer):
+                children.append((name, obj))
+            else:
+                parts.append(f'{name}={_shape_text(obj)}')
+        count, unbuilt = _count(self.params())
+        note = f'{count:,} parameters' + (f', {unbuilt} uninitialised' if unbuilt else '')
+        if not children:
+            return [f"{head}({', '.join(parts)})  # {note}"]
+        lines = [f'{head}(  # {note}']
+        lines += [f'  {p},' for p in parts]
+        for name, child in children:
+            sub = child._repr_lines(f'({name}): {type(child).__name__}')
+            lines += ['  ' + line for line in sub]
+        lines.append(')')
+        return lines
+
+    def summary(self, print_fn=print):
+        """Print a table of every parameter (path, owner, shape, dtype, size) and the totals.
+
+        Parameters that lazy layers have not created yet show as uninitialised
+        (call the model on one batch first). print_fn=None returns the text instead.
+        """
+        rows = [('Parameter', 'Layer', 'Shape', 'Dtype', 'Size')]
+        for key, layer, _, p, is_buffer in self._walk():
+            if is_buffer:
+                continue
+            if p.data is None:
+                rows.append((key, type(layer).__name__, 'uninitialised', '-', '-'))
+            else:
+                rows.append((key, type(layer).__name__, str(p.data.shape), str(p.data.dtype),
+                             f'{p.data.size:,}'))
+        count, unbuilt = _count(self.params())
+        widths = [max(len(r[i]) for r in rows) for i in range(5)]
+        fmt = '  '.join(f'{{:{">" if i == 4 else "<"}{w}}}' for i, w in enumerate(widths))
+        rule = '-' * (sum(widths) + 8)
+        lines = [type(self).__name__, rule, fmt.format(*rows[0]), rule]
+        lines += [fmt.format(*r) for r in rows[1:]]
+        lines += [rule, f'Total parameters: {count:,}']
+        if unbuilt:
+            lines.append(f'Uninitialised: {unbuilt} (created on the first call)')
+        text = '\n'.join(lines)
+        if print_fn is None:
+            return text
+        print_fn(text)
+
     # -- checkpoints (the file format lives in dezero.serializers) -----------
     def save_weights(self, path):
         """Write every Parameter and buffer to an .npz keyed by path ("l0/W"), atomically.
@@ -178,6 +303,27 @@ class Layer:
         A path without '.npz' is also tried with it, mirroring save_weights.
         """
         serializers.load_weights(self, path)
+
+
+def _shape_text(param):
+    if param.data is None:
+        return 'uninitialised'
+    return str(param.data.shape)
+
+
+def _count(params):
+    """(number of scalars in the built params, number of params not created yet)."""
+    count = unbuilt = 0
+    seen = set()
+    for p in params:
+        if p in seen:
+            continue
+        seen.add(p)
+        if p.data is None:
+            unbuilt += 1
+        else:
+            count += p.data.size
+    return count, unbuilt
 
 
 def _is_weakrefable(x):
