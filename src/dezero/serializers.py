@@ -4,7 +4,9 @@
   beside the target, then os.replace, so a crash never leaves half a file).
 - Weights: `save_weights(layer, path)` / `load_weights(layer, path)`, an .npz
   keyed by attribute path ("l0/W", "bn/avg_mean"), validated header-first and
-  loaded all-or-nothing. `Layer.save_weights` / `Layer.load_weights` call these.
+  loaded all-or-nothing. `Layer.save_weights` / `Layer.load_weights` call these;
+  `state_dict(layer)` / `load_state_dict(layer, state, strict=True)` are the same in
+  memory (Layer.state_dict / load_state_dict), sharing load_arrays' validation.
 - Optimizer state: `save_optimizer_state(opt, path)` / `load_optimizer_state`,
   the npz encoding of `Optimizer.state_dict()`.
 - Dataset caches: `load_array_cache(path, keys)` / `save_array_cache(path, arrays)`,
@@ -14,6 +16,7 @@ This module sits below layers and optimizers (it never imports them): it walks
 a layer tree through `layer._walk()` (path, owner, name, Variable, is_buffer) and
 the layer's `lazy_spec` / `_built_from_checkpoint` hooks.
 """
+import collections
 import contextlib
 import os
 import tempfile
@@ -116,6 +119,11 @@ def save_weights(layer, path):
     See Layer.save_weights. Raises ValueError if a lazily-created parameter has
     not been built yet.
     """
+    return save_npz_atomic(path, _layer_arrays(layer, 'save_weights'))
+
+
+def _layer_arrays(layer, who):
+    """{path: NumPy array} of every Parameter and buffer (GPU data moved, NumPy data shared)."""
     arrays = {}
     unbuilt = []
     for key, _, _, var in _params_then_buffers(layer):
@@ -125,18 +133,45 @@ def save_weights(layer, path):
             arrays[key] = cuda.as_numpy(var.data)
     if unbuilt:
         raise ValueError(
-            f"{type(layer).__name__}.save_weights: parameters {unbuilt} have not been "
+            f"{type(layer).__name__}.{who}: parameters {unbuilt} have not been "
             "created yet (their layers build them from the first input); call the "
             "model on one batch before saving.")
-    return save_npz_atomic(path, arrays)
+    return arrays
 
 
 def load_weights(layer, path):
     """Load an .npz written by save_weights into `layer`, all-or-nothing; see Layer.load_weights."""
     who = f"{type(layer).__name__}.load_weights"
     path = resolve_npz_path(path)
-    arrays = load_npz(path, who=who)
+    load_arrays(layer, load_npz(path, who=who), who, repr(os.fspath(path)))
 
+
+def state_dict(layer):
+    """{path: NumPy copy} of every Parameter and buffer of `layer` (see Layer.state_dict)."""
+    return {k: np.array(v, copy=True) for k, v in _layer_arrays(layer, 'state_dict').items()}
+
+
+def load_state_dict(layer, state, strict=True):
+    """Load a dict from state_dict() into `layer`, validated as load_weights (see Layer)."""
+    who = f"{type(layer).__name__}.load_state_dict"
+    if not isinstance(state, dict):
+        raise TypeError(f"{who}: expected a dict of arrays as returned by state_dict(), "
+                        f"got {type(state).__name__}.")
+    arrays = {k: np.array(cuda.as_numpy(v), copy=True) for k, v in state.items()}
+    return load_arrays(layer, arrays, who, 'the state dict', strict)
+
+
+LoadResult = collections.namedtuple('LoadResult', ['missing_keys', 'unexpected_keys'])
+LoadResult.__doc__ = "The keys load_state_dict(strict=False) skipped: missing and unexpected."
+
+
+def load_arrays(layer, arrays, who, source, strict=True):
+    """Check arrays (path -> NumPy array) against `layer`, then assign them; LoadResult.
+
+    All-or-nothing: any mismatched shape or dtype, and with strict any missing or
+    unexpected key, raises ValueError naming `source` and changes nothing.
+    strict=False leaves missing keys as they are and ignores unexpected ones.
+    """
     # (key, Parameter or buffer Variable, owner layer, attribute, current value)
     targets = [(key, var, owner, name, var.data)
                for key, owner, name, var in _params_then_buffers(layer)]
@@ -162,20 +197,23 @@ def load_weights(layer, path):
         elif current is None:
             known[name] = arr
     unexpected = sorted(set(arrays) - expected)
-    if missing or unexpected or mismatched:
+    if mismatched or (strict and (missing or unexpected)):
         raise ValueError(
-            f"{who}: {os.fspath(path)!r} does not match the "
+            f"{who}: {source} does not match the "
             f"model (nothing was loaded): missing keys {missing}, unexpected keys "
             f"{unexpected}, mismatched [{'; '.join(mismatched)}].")
 
     # Everything checked: now assign.
     default_xp = next((cuda.get_array_module(t[4]) for t in targets if t[4] is not None), np)
     for key, var, owner, name, current in targets:
+        if key not in arrays:
+            continue
         arr = arrays[key]
         xp = cuda.get_array_module(current) if current is not None else default_xp
         var.data = xp.asarray(arr) if xp is not np else arr
         if current is None:
             owner._built_from_checkpoint(name, var.data)
+    return LoadResult(missing, unexpected)
 
 
 def _params_then_buffers(layer):

@@ -290,6 +290,26 @@ class Layer:
         """
         return serializers.save_weights(self, path)
 
+    def state_dict(self):
+        """{path: NumPy array} of every Parameter and buffer ("l0/W", "bn/avg_mean").
+
+        The arrays are copies (GPU data copied to NumPy), so the dict is a snapshot
+        that later training does not change; the keys are save_weights' keys.
+        Raises ValueError, as save_weights, while lazy parameters are not built.
+        """
+        return serializers.state_dict(self)
+
+    def load_state_dict(self, state_dict, strict=True):
+        """Load a dict from state_dict() (copying its arrays), validated as load_weights is.
+
+        With strict=True every key must be present with the right shape and dtype
+        and no extra key may appear, else ValueError lists the problems and
+        nothing changes. strict=False loads the keys present, ignores unexpected
+        ones and leaves missing ones as they are (shapes and dtypes are still
+        checked). Returns (missing_keys, unexpected_keys) as a named tuple.
+        """
+        return serializers.load_state_dict(self, state_dict, strict)
+
     def load_weights(self, path):
         """Load an .npz written by save_weights; all-or-nothing.
 
