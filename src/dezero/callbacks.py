@@ -13,6 +13,10 @@ callable, which is treated as `on_epoch_end(record)`. fit() calls, in order:
 
 `model`, `optimizer` and `history` are also set as attributes on each Callback
 object before on_train_begin, so a callback can reach them from any hook.
+
+Ready-made: EarlyStopping (stop when a history key stops improving, optionally
+restoring the best weights) and ModelCheckpoint (save the weights of the best
+epochs, atomically), as in Keras.
 """
 import os
 
