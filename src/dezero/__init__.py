@@ -8,6 +8,7 @@ from dezero.anomaly import (  # noqa: F401
 from dezero.cuda import manual_seed  # noqa: F401
 from dezero import layers, models, optimizers  # noqa: F401
 from dezero import datasets, dataloaders, transforms  # noqa: F401
+from dezero import onnx  # noqa: F401  (exporter only; the onnx package loads on export)
 from dezero.datasets import Dataset  # noqa: F401
 from dezero.dataloaders import DataLoader, SeqDataLoader  # noqa: F401
 from dezero.layers import Layer  # noqa: F401

@@ -1,4 +1,5 @@
-"""`python -m dezero`: train a model (`train`) or draw a computational graph (`graph`)."""
+"""`python -m dezero`: train a model (`train`), draw a computational graph (`graph`) or export
+a trained model to ONNX (`export`)."""
 import argparse
 import sys
 
@@ -8,20 +9,22 @@ EXAMPLES = """examples:
   python -m dezero train --resume runs/<timestamp> --epochs 60
   python -m dezero graph --expr tanh --order 2 -o tanh2.png
   python -m dezero graph --run runs/<timestamp> -o model.svg
+  python -m dezero export --run runs/<timestamp> -o model.onnx
 """
 
 
 def build_parser():
-    """The argparse parser with the train and graph subcommands."""
-    from dezero.cli import graph, train
+    """The argparse parser with the train, graph and export subcommands."""
+    from dezero.cli import export, graph, train
     parser = argparse.ArgumentParser(
         prog='python -m dezero', epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
         description='dezero: a define-by-run deep-learning framework (Deep Learning from '
                     'Scratch 3).')
-    sub = parser.add_subparsers(dest='command', metavar='{train,graph}')
+    sub = parser.add_subparsers(dest='command', metavar='{train,graph,export}')
     train.add_parser(sub)
     graph.add_parser(sub)
+    export.add_parser(sub)
     return parser
 
 

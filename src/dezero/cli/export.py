@@ -1,0 +1,63 @@
+"""`python -m dezero export`: write the model of a `train` run as an ONNX file."""
+import json
+import os
+import sys
+
+import numpy as np
+
+
+def add_parser(subparsers):
+    """Register the `export` subcommand."""
+    p = subparsers.add_parser(
+        'export', help='export the model of a training run to ONNX',
+        description='Rebuild the model saved by `train` in a run folder, load its weights and '
+                    "write it as an ONNX model (needs the onnx package: pip install "
+                    "'dezero[onnx]').")
+    p.add_argument('--run', metavar='RUN_DIR', required=True,
+                   help='run folder written by python -m dezero train')
+    p.add_argument('-o', '--out', default='model.onnx', help='output file (default model.onnx)')
+    p.add_argument('--opset', type=int, default=17, help='ONNX opset, 17 or newer (default 17)')
+    p.add_argument('--static-batch', action='store_true',
+                   help='fix the batch size to 1 instead of a symbolic batch axis')
+    p.set_defaults(func=run, parser=p)
+    return p
+
+
+def load_run_model(run_dir):
+    """(model, config) of a run folder: the model rebuilt from config.json with model.npz."""
+    from dezero.cli import nets
+    from dezero.cli.train import CONFIG, WEIGHTS
+    with open(os.path.join(run_dir, CONFIG), encoding='utf-8') as f:
+        config = json.load(f)
+    model = nets.build_model(config)
+    model.load_weights(os.path.join(run_dir, WEIGHTS))
+    return model, config
+
+
+def run(args):
+    """Carry out `python -m dezero export` with parsed args; return the exit code."""
+    from dezero import onnx as dezero_onnx
+    if args.opset < 17:
+        args.parser.error(f"--opset must be 17 or newer, got {args.opset}")
+    try:
+        model, config = load_run_model(args.run)
+    except FileNotFoundError as e:
+        print(f"error: --run {args.run}: no such file {e.filename}; pass a folder written by "
+              "python -m dezero train", file=sys.stderr)
+        return 1
+    except (ValueError, KeyError, json.JSONDecodeError) as e:
+        print(f"error: --run {args.run}: cannot rebuild the model: {e}", file=sys.stderr)
+        return 1
+    x = np.zeros((1, *config['input_shape']), dtype=np.float32)
+    try:
+        path = dezero_onnx.export(model, x, args.out, input_names=['x'], output_names=['y'],
+                                  dynamic_batch=not args.static_batch, opset=args.opset)
+    except ImportError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    except OSError as e:
+        print(f"error: cannot write {args.out}: {e.strerror or e}", file=sys.stderr)
+        return 1
+    print(f"wrote {path}: {config['model']} for inputs of shape (batch, "
+          f"{', '.join(str(s) for s in config['input_shape'])}), opset {args.opset}")
+    return 0
