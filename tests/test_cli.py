@@ -363,6 +363,6 @@ def test_graph_with_a_missing_run_folder_fails_clearly(tmp_path, capsys):
 def test_bare_command_prints_help_and_a_demo(capsys):
     assert main([]) == 0
     out = capsys.readouterr().out
-    assert 'usage: python -m dezero' in out and '{train,graph}' in out
+    assert 'usage: python -m dezero' in out and '{train,graph,export}' in out
     assert 'd2y/dx2  = -0.639700' in out  # tanh'' (1) = -2 tanh(1) (1 - tanh(1)^2)
     assert np.isclose(-2 * np.tanh(1) * (1 - np.tanh(1) ** 2), -0.639700, atol=1e-6)

@@ -616,7 +616,7 @@ def export(model, sample_input, path, input_names=None, output_names=None,
         [helper.make_opsetid('', int(opset))], True)
     onnx.checker.check_model(onnx_model)
 
-    from dezero._atomic import atomic_path
+    from dezero.serializers import atomic_path
     path = os.fspath(path)
     with atomic_path(path, suffix='.tmp') as tmp, open(tmp, 'wb') as fh:
         fh.write(onnx_model.SerializeToString())
