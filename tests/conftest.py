@@ -91,3 +91,14 @@ def standin_gpu(monkeypatch):
     monkeypatch.setattr(cuda, '_cupy', module)
     monkeypatch.setattr(cuda, '_cupy_error', None)
     return module
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Report the op registry's gradient fuzz counts (tests/test_ops_generic.py)."""
+    import sys
+    registry = sys.modules.get('op_registry')
+    stats = getattr(registry, 'FUZZ_STATS', None)
+    if stats and stats['cases']:
+        terminalreporter.write_line(
+            f"op registry gradient fuzz: {stats['cases']} cases, {stats['mismatches']} "
+            f"mismatches {stats['failed'][:5] if stats['failed'] else ''}")

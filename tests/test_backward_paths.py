@@ -117,3 +117,41 @@ def test_zero_d_array_backward_gives_array_gradients():
     y = x * x + F.sin(x)
     y.backward()
     assert isinstance(x.grad.data, np.ndarray) and x.grad.data.shape == ()
+
+
+def _creators(y):
+    """The Function classes in the graph behind y."""
+    found, stack, seen = set(), [y.creator], set()
+    while stack:
+        f = stack.pop()
+        if f is None or f in seen:
+            continue
+        seen.add(f)
+        found.add(type(f))
+        stack.extend(x.creator for x in f.inputs)
+    return found
+
+
+def test_every_function_with_array_backward_is_in_an_agreement_case():
+    """A Function that gains a `backward_arrays` must get a case above (its two backward
+    paths could otherwise drift apart unnoticed)."""
+    import dezero
+    covered = set()
+    for fn, arrays in CASES.values():
+        covered |= _creators(fn(*[Variable(a.copy()) for a in arrays]))
+    covered |= _creators(F.dropout(Variable(_pos(3)), 0.3))  # test_dropout_paths_agree
+    with dezero.test_mode():  # test_batch_norm_test_mode_paths_agree: same Function
+        covered |= _creators(CASES['batch_norm_train'][0](
+            *[Variable(a) for a in CASES['batch_norm_train'][1]]))
+    seen, stack, with_arrays = set(), list(Function.__subclasses__()), set()
+    while stack:
+        c = stack.pop()
+        if c in seen:
+            continue
+        seen.add(c)
+        stack.extend(c.__subclasses__())
+        if c.__module__.startswith('dezero.') and c.__module__ != 'dezero.core_simple' \
+                and c.backward_arrays is not None:
+            with_arrays.add(c)
+    missing = sorted(c.__name__ for c in with_arrays - covered)
+    assert not missing, f"add agreement cases (CASES) for {missing}"

@@ -143,7 +143,7 @@ class Div(Function):
     def backward(self, gy):
         x0, x1 = self.inputs
         gx0 = gy / x1
-        gx1 = gy * (-x0 / (x1 * x1))
+        gx1 = -(gx0 * x0 / x1)  # gy * -x0 / x1^2, negated last: bool x0 has no negative
         s0, s1 = x0.data.shape, x1.data.shape
         if s0 == s1:
             return gx0, gx1
@@ -152,8 +152,9 @@ class Div(Function):
     def backward_arrays(self, gy):
         x0, x1 = self.inputs
         a, b = x0.data, x1.data
-        gx0 = _reduce_to(gy / b, a.shape, x0)
-        gx1 = None if x1.__class__ is _Constant else _reduce_to(gy * (-a / (b * b)), b.shape)
+        g = gy / b
+        gx0 = _reduce_to(g, a.shape, x0)
+        gx1 = None if x1.__class__ is _Constant else _reduce_to(-(g * a / b), b.shape)
         return gx0, gx1
 
 

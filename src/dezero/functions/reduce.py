@@ -106,10 +106,10 @@ class _MaxMin(Function):
 
     def forward(self, x):
         name = self._reduce
-        if x.size == 0:
-            raise ValueError(f"{name}: the input has no elements (shape {x.shape}); "
-                             f"{name} of an empty array is undefined.")
         self.axis = _axis_arg(self.axis, x.ndim, name, x.shape)
+        if x.size == 0 and any(x.shape[a] == 0 for a in (self.axis or range(x.ndim))):
+            raise ValueError(f"{name}: an axis to reduce has no elements (shape {x.shape}, "
+                             f"axis {self.axis}); {name} of nothing is undefined.")
         return getattr(x, name)(axis=self.axis, keepdims=self.keepdims)
 
     def backward(self, gy):
@@ -232,6 +232,8 @@ class LogSumExp(Function):
         if x.size == 0:
             return _grad_to_input(gy, x.shape, axis, self.keepdims) * 0.0
         m = x.data.max(axis=axis, keepdims=True)
+        if x.dtype.kind != 'f':  # integer or bool x: a float constant (no bool subtract)
+            x = Variable(utils_array.as_float(x.data))
         e = exp(x - m)
         s = e / broadcast_to(Sum(axis, True)(e), x.shape)
         return _grad_to_input(gy, x.shape, axis, self.keepdims) * s

@@ -69,7 +69,10 @@ def flatten(x):
     if len(shape) == 0:
         raise ValueError("flatten: the input is 0-d (shape ()); flatten keeps the first "
                          "(batch) axis, so it needs at least 1 dimension. Use reshape(x, (1, 1)).")
-    return reshape(x, (shape[0], -1))
+    rest = 1
+    for n in shape[1:]:
+        rest *= n
+    return reshape(x, (shape[0], rest))  # not -1: an empty batch (0, C) has no inferable -1
 
 
 def squeeze(x, axis=None):
