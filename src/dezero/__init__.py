@@ -5,7 +5,7 @@ from dezero.core import (  # noqa: F401
 from dezero import cuda, functions, utils  # noqa: F401
 from dezero.anomaly import (  # noqa: F401
     AnomalyError, detect_anomaly, is_anomaly_enabled, set_detect_anomaly)
-from dezero.cuda import manual_seed  # noqa: F401
+from dezero.cuda import from_dlpack, manual_seed  # noqa: F401
 from dezero import layers, models, optimizers  # noqa: F401
 from dezero import datasets, dataloaders, transforms  # noqa: F401
 from dezero import onnx  # noqa: F401  (exporter only; the onnx package loads on export)

@@ -157,6 +157,19 @@ class Variable:
             return data.astype(dtype)
         return data.copy() if copy else data
 
+    def __dlpack__(self, *args, **kwargs):
+        """The data's DLPack capsule (shared memory): torch.from_dlpack(v) and
+        cupy.from_dlpack(v) read the Variable without a copy."""
+        if self.data is None:
+            raise TypeError("Variable.__dlpack__: this Variable holds no data (None).")
+        return self.data.__dlpack__(*args, **kwargs)
+
+    def __dlpack_device__(self):
+        """The data's DLPack (device type, device id), e.g. (1, 0) for host memory."""
+        if self.data is None:
+            raise TypeError("Variable.__dlpack_device__: this Variable holds no data (None).")
+        return self.data.__dlpack_device__()
+
     def __bool__(self):
         """The truth of a one-element Variable; NumPy's ValueError for several elements."""
         return bool(self.data)

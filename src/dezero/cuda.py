@@ -92,6 +92,36 @@ def as_cupy(x):
     return cupy.asarray(x)
 
 
+# DLPack device types (dlpack.h): host memory, CUDA, CUDA pinned host, CUDA managed.
+_DLPACK_CPU, _DLPACK_CUDA_TYPES = (1, 3), (2, 13)
+
+
+def from_dlpack(obj):
+    """A Variable sharing memory with obj, any object with __dlpack__ (a PyTorch tensor, a
+    CuPy or NumPy array, a JAX array, another Variable): no copy, so a write on one side
+    is seen on the other.
+
+    Host memory becomes a NumPy array (NumPy >= 1.23), CUDA memory a CuPy one (needs
+    CuPy). Raises TypeError for objects without the protocol and ValueError for a device
+    neither supports.
+    """
+    from dezero.core import Variable
+    if not hasattr(obj, '__dlpack__') or not hasattr(obj, '__dlpack_device__'):
+        raise TypeError(f"from_dlpack: expected an object with __dlpack__ and "
+                        f"__dlpack_device__ (a PyTorch tensor, CuPy/NumPy/JAX array), got "
+                        f"{type(obj).__name__}.")
+    device = int(obj.__dlpack_device__()[0])
+    if device in _DLPACK_CPU:
+        if not hasattr(np, 'from_dlpack'):
+            raise RuntimeError(f"from_dlpack: NumPy {np.__version__} lacks from_dlpack; "
+                               "upgrade to NumPy 1.23 or newer.")
+        return Variable(np.from_dlpack(obj))
+    if device in _DLPACK_CUDA_TYPES:
+        return Variable(require_cupy().from_dlpack(obj))
+    raise ValueError(f"from_dlpack: {type(obj).__name__} lives on DLPack device type "
+                     f"{device}; dezero reads host memory (NumPy) and CUDA memory (CuPy).")
+
+
 def manual_seed(seed):
     """Seed NumPy's global generator and, when CuPy and a GPU are present, CuPy's.
 
