@@ -8,6 +8,7 @@ the archive in memory with an unpickler that only admits NumPy arrays.
 import ast
 import gzip
 import io
+import math
 import os
 import pickle
 import struct
@@ -18,7 +19,7 @@ import numpy as np
 
 from dezero.cuda import is_cupy_array
 from dezero.download import CorruptFileError, cache_dir, get_file
-from dezero.serializers import load_array_cache, save_array_cache
+from dezero.serializers import load_array_cache, read_npz_headers, save_array_cache
 from dezero.transforms import Compose, Flatten, Normalize, ToFloat, _identity
 
 __all__ = ['Dataset', 'ArrayDataset', 'get_spiral', 'Spiral', 'SinCurve', 'MNIST',
@@ -171,7 +172,7 @@ def read_idx(path, who='read_idx'):
         raise CorruptFileError(f"{who}: {path} is truncated inside its IDX header.", path)
     dims = struct.unpack(f'>{ndim}I', raw[4:header])
     dtype = np.dtype(_IDX_DTYPES[raw[2]]).newbyteorder('>')
-    expected = int(np.prod(dims, dtype=np.int64)) * dtype.itemsize
+    expected = math.prod(dims) * dtype.itemsize  # Python ints: a crafted header cannot overflow
     if len(raw) - header != expected:
         raise CorruptFileError(
             f"{who}: {path} holds {len(raw) - header} bytes of data but its header announces "
@@ -382,12 +383,49 @@ class CIFAR10(Dataset):
         split = 'train' if self.train else 'test'
         name = f'{self.cache_name}.{split}.npz'
         keys = ['data'] + list(self._label_keys)
-        cached = load_array_cache(os.path.join(cache_dir(), name), keys)
+        path = os.path.join(cache_dir(), name)
+        self._check_cache(path, keys)
+        cached = load_array_cache(path, keys)
         if cached is None:
             data, labels = self._parse()
             cached = dict(zip(keys, [data] + labels))
-            save_array_cache(os.path.join(cache_dir(), name), cached)
+            save_array_cache(path, cached)
+        else:
+            self._check_cache(path, keys, cached)
         return cached
+
+    _n_classes = {'labels': 10}
+
+    def _check_cache(self, path, keys, arrays=None):
+        """CorruptFileError naming path when the parsed-data cache has the wrong keys, shapes,
+        dtypes (from its headers, before reading) or label values (once read). An unreadable
+        cache is left to load_array_cache, which deletes it so it is rebuilt."""
+        who = type(self).__name__
+        if arrays is None:
+            try:
+                specs = read_npz_headers(path, who)
+            except (OSError, ValueError):
+                return
+        else:
+            specs = arrays
+        problems = []
+        data = specs.get('data')
+        n = data.shape[0] if data is not None and len(data.shape) == 4 else None
+        if data is None or n is None or data.shape[1:] != (3, 32, 32) or data.dtype != np.uint8:
+            problems.append('data ' + ('missing' if data is None else
+                                       f'{data.shape} {data.dtype}, not (N, 3, 32, 32) uint8'))
+        for key in keys[1:]:
+            t = specs.get(key)
+            if t is None or t.shape != (n,) or t.dtype != np.int64:
+                problems.append(f'{key} ' + ('missing' if t is None else
+                                             f'{t.shape} {t.dtype}, not ({n},) int64'))
+            elif arrays is not None and n and not (
+                    0 <= t.min() and t.max() < self._n_classes[key]):
+                problems.append(f'{key} outside 0..{self._n_classes[key] - 1}')
+        if problems:
+            raise CorruptFileError(
+                f"{who}: the cached arrays {path} do not hold the data set ({'; '.join(problems)}); "
+                "delete the file and run again to rebuild it from the downloaded archive.", path)
 
     def prepare(self):
         arrays = self._load()
@@ -407,6 +445,7 @@ class CIFAR100(CIFAR10):
     md5 = 'eb9058c3a382ffc7106e4002c42a8d85'  # published with the data set
     cache_name = 'cifar-100'
     _label_keys = ('fine_labels', 'coarse_labels')
+    _n_classes = {'fine_labels': 100, 'coarse_labels': 20}
 
     def __init__(self, train=True, transform=Compose([ToFloat(), Normalize(127.5, 127.5)]),
                  target_transform=None, label_type='fine'):

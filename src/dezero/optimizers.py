@@ -113,8 +113,10 @@ class Optimizer:
     def load_state_dict(self, state_dict):
         """Restore what state_dict() returned; validates everything before changing anything.
 
-        Raises ValueError for another optimizer type, unknown parameter paths,
-        or state arrays whose names or shapes do not fit the parameters.
+        Raises ValueError for another optimizer type, unknown parameter paths, state
+        arrays whose names, shapes or dtypes do not fit the parameters or that hold
+        NaN/inf, and hyperparameters or counters that are not this optimizer's own
+        names with finite numbers (a file can never set `target` or a string `alpha`).
         """
         who = f"{type(self).__name__}.load_state_dict"
         if self.target is None:
@@ -138,15 +140,32 @@ class Optimizer:
                                 "or load its weights first)")
                 continue
             for name, arr in st.items():
-                if arr.shape != param.data.shape:
+                if getattr(arr, 'dtype', np.dtype(object)).kind not in 'biuf':
+                    problems.append(f"{path}/{name}: {type(arr).__name__} of "
+                                    f"{getattr(arr, 'dtype', None)}, not a numeric array")
+                elif arr.shape != param.data.shape:
                     problems.append(f"{path}/{name}: shape {arr.shape}, parameter has "
                                     f"{param.data.shape}")
+                elif not np.isfinite(arr).all():
+                    problems.append(f"{path}/{name}: holds NaN or inf")
+        settings = {}
+        for section, names in (('hyper', self._hyper_names), ('scalars', self._scalar_names)):
+            for k, v in state_dict.get(section, {}).items():
+                v = v.item() if isinstance(v, np.generic) else v
+                if k not in names:
+                    problems.append(f"{section}/{k}: not a setting of {type(self).__name__} "
+                                    f"(its {section}: {list(names)})")
+                elif (isinstance(v, bool) or not isinstance(v, (int, float))
+                        or not math.isfinite(v)):
+                    problems.append(f"{section}/{k}: {v!r} is not a finite number")
+                elif section == 'scalars' and (v < 0 or v != int(v)):
+                    problems.append(f"{section}/{k}: {v!r} is not a count (an integer >= 0)")
+                else:
+                    settings[k] = int(v) if section == 'scalars' else v
         if problems:
             raise ValueError(f"{who}: the state does not fit the target (nothing was loaded): "
                              + '; '.join(problems))
-        for k, v in state_dict.get('hyper', {}).items():
-            setattr(self, k, v)
-        for k, v in state_dict.get('scalars', {}).items():
+        for k, v in settings.items():
             setattr(self, k, v)
         self.state = {}
         for path, st in state_dict['state'].items():

@@ -18,8 +18,12 @@ the layer's `lazy_spec` / `_built_from_checkpoint` hooks.
 """
 import collections
 import contextlib
+import math
 import os
+import re
+import socket
 import tempfile
+import time
 import zipfile
 
 import numpy as np
@@ -35,20 +39,67 @@ os.umask(_umask)
 _FILE_MODE = 0o666 & ~_umask
 
 
+# Temporary files are named `.<target>.dezero-tmp-<host>-<pid>-<random><suffix>`: a name no
+# user file has, that says which process on which machine wrote it. A process killed with
+# SIGKILL (preemption, the OOM killer) cannot remove its own; the next write of the same
+# target removes those whose writer is gone (same host, pid not alive) or a day old.
+_TMP_MARK = '.dezero-tmp-'
+_STALE_AGE = 24 * 3600
+_HOST = re.sub(r'[^A-Za-z0-9]', '_', socket.gethostname())[:32] or 'host'
+
+
+def _pid_alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, OSError):
+        return True  # exists (another user's) or cannot tell: keep the file
+    return True
+
+
+def remove_stale_temporaries(path):
+    """Remove temporary files that killed writes of `path` left in its folder; return them."""
+    folder = os.path.dirname(os.path.abspath(path))
+    pattern = re.compile(re.escape('.' + os.path.basename(path) + _TMP_MARK)
+                         + r'(?P<host>[A-Za-z0-9_]+)-(?P<pid>[0-9]+)-[A-Za-z0-9_]+(\.[^/]*)?$')
+    removed = []
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return removed
+    now = time.time()
+    for name in names:
+        m = pattern.match(name)
+        if m is None:
+            continue
+        full = os.path.join(folder, name)
+        try:
+            dead = m['host'] == _HOST and not _pid_alive(int(m['pid']))
+            if dead or now - os.path.getmtime(full) > _STALE_AGE:
+                os.remove(full)
+                removed.append(full)
+        except OSError:
+            pass
+    return removed
+
+
 @contextlib.contextmanager
 def atomic_path(path, suffix=None):
     """Yield a temporary path next to `path`; on success it replaces `path` in one step.
 
     A crash or an exception leaves any previous file at `path` untouched and removes
-    the temporary file. `suffix` (default: the target's extension) keeps writers that
-    look at the extension (np.savez, savefig, dot) happy.
+    the temporary file; temporary files of `path` left by killed processes are removed
+    first. `suffix` (default: the target's extension) keeps writers that look at the
+    extension (np.savez, savefig, dot) happy.
     """
     path = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(path))
     if suffix is None:
         suffix = os.path.splitext(path)[1]
-    fd, tmp = tempfile.mkstemp(prefix='.' + os.path.basename(path) + '.', suffix=suffix,
-                               dir=folder)
+    remove_stale_temporaries(path)
+    prefix = f'.{os.path.basename(path)}{_TMP_MARK}{_HOST}-{os.getpid()}-'
+    fd, tmp = tempfile.mkstemp(prefix=prefix, suffix=suffix, dir=folder)
     os.close(fd)
     try:
         yield tmp
@@ -94,20 +145,85 @@ def resolve_npz_path(path):
 
 
 def load_npz(path, who='load_npz'):
-    """Read every array of an .npz (no pickles) into a dict; ValueError naming a corrupt file."""
+    """Read every array of an .npz (no pickles) into a dict, headers first (read_npz_headers);
+    ValueError naming a corrupt file."""
+    specs = read_npz_headers(path, who=who)
+    return _read_arrays(os.fspath(path), list(specs), who)
+
+
+# ---------------------------------------------------------------------------
+# Header-first reading
+# ---------------------------------------------------------------------------
+class ArraySpec:
+    """Shape and dtype of an array in an .npz, read from its .npy header (no data read)."""
+
+    __slots__ = ('shape', 'dtype')
+
+    def __init__(self, shape, dtype):
+        self.shape, self.dtype = shape, dtype
+
+    def __repr__(self):
+        return f"ArraySpec({self.shape}, {self.dtype})"
+
+
+def read_npz_headers(path, who='read_npz_headers'):
+    """{key: ArraySpec} of an .npz from the .npy headers inside it, reading no array data.
+
+    Cheap whatever the file claims (a zip bomb or a header announcing 80 GB costs a few
+    bytes of reading). ValueError naming the file when it is not an .npz of plain numeric
+    arrays, or when a header announces more (or less) data than its member holds.
+    """
     path = os.fspath(path)
     if not os.path.exists(path):
         raise FileNotFoundError(f"{who}: no such file {path!r}")
+
+    def bad(why):
+        return ValueError(f"{who}: cannot read {path!r}: the file is truncated, corrupt or not "
+                          f"an .npz written by dezero ({why}).")
+
+    specs = {}
     try:
-        npz = np.load(path, allow_pickle=False)
-        if not isinstance(npz, np.lib.npyio.NpzFile):
-            raise ValueError("it holds a single array, not an .npz archive")
-        with npz:
-            return {key: npz[key] for key in npz.files}
+        with zipfile.ZipFile(path) as zf:
+            for info in zf.infolist():
+                if not info.filename.endswith('.npy'):
+                    raise bad(f"member {info.filename!r} is not an .npy array")
+                key = info.filename[:-4]
+                with zf.open(info) as f:
+                    version = np.lib.format.read_magic(f)
+                    if version == (1, 0):
+                        shape, fortran, dtype = np.lib.format.read_array_header_1_0(f)
+                    elif version == (2, 0):
+                        shape, fortran, dtype = np.lib.format.read_array_header_2_0(f)
+                    else:
+                        raise bad(f"{key!r} has .npy version {version}")
+                    header_len = f.tell()
+                if dtype.hasobject or dtype.kind not in 'biufcSU':
+                    raise bad(f"{key!r} holds {dtype} data, not plain numbers")
+                nbytes = math.prod(shape) * dtype.itemsize  # Python ints: no overflow
+                if header_len + nbytes != info.file_size:
+                    raise bad(f"{key!r} announces shape {shape} {dtype} ({nbytes} bytes) but "
+                              f"holds {info.file_size - header_len} bytes")
+                specs[key] = ArraySpec(tuple(shape), dtype)
+    except ValueError as e:
+        if str(e).startswith(who):
+            raise
+        raise bad(f"{type(e).__name__}: {e}") from e
+    except zipfile.BadZipFile as e:
+        raise bad(f"it is not an .npz archive: {e}") from e
+    except (OSError, EOFError, KeyError, RuntimeError) as e:
+        raise bad(f"{type(e).__name__}: {e}") from e
+    return specs
+
+
+def _read_arrays(path, keys, who):
+    """Arrays `keys` of an .npz whose headers were checked; ValueError for damaged data."""
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            return {key: npz[key] for key in keys}
     except (ValueError, OSError, EOFError, zipfile.BadZipFile, KeyError) as e:
         raise ValueError(
-            f"{who}: cannot read {path!r}: the file is truncated, corrupt or not an .npz "
-            f"written by save_weights ({type(e).__name__}: {e})") from e
+            f"{who}: cannot read {os.fspath(path)!r}: the file is truncated or corrupt "
+            f"({type(e).__name__}: {e})") from e
 
 
 # ---------------------------------------------------------------------------
@@ -143,7 +259,9 @@ def load_weights(layer, path):
     """Load an .npz written by save_weights into `layer`, all-or-nothing; see Layer.load_weights."""
     who = f"{type(layer).__name__}.load_weights"
     path = resolve_npz_path(path)
-    load_arrays(layer, load_npz(path, who=who), who, repr(os.fspath(path)))
+    specs = read_npz_headers(path, who=who)  # names, shapes and dtypes before any data
+    load_arrays(layer, specs, who, repr(os.fspath(path)),
+                read=lambda keys: _read_arrays(path, keys, who))
 
 
 def state_dict(layer):
@@ -165,12 +283,14 @@ LoadResult = collections.namedtuple('LoadResult', ['missing_keys', 'unexpected_k
 LoadResult.__doc__ = "The keys load_state_dict(strict=False) skipped: missing and unexpected."
 
 
-def load_arrays(layer, arrays, who, source, strict=True):
+def load_arrays(layer, arrays, who, source, strict=True, read=None):
     """Check arrays (path -> NumPy array) against `layer`, then assign them; LoadResult.
 
     All-or-nothing: any mismatched shape or dtype, and with strict any missing or
     unexpected key, raises ValueError naming `source` and changes nothing.
     strict=False leaves missing keys as they are and ignores unexpected ones.
+    With read, `arrays` holds only shapes and dtypes (ArraySpec, from the file's
+    headers) and read(keys) is called for the data once everything has been checked.
     """
     # (key, Parameter or buffer Variable, owner layer, attribute, current value)
     targets = [(key, var, owner, name, var.data)
@@ -203,7 +323,9 @@ def load_arrays(layer, arrays, who, source, strict=True):
             f"model (nothing was loaded): missing keys {missing}, unexpected keys "
             f"{unexpected}, mismatched [{'; '.join(mismatched)}].")
 
-    # Everything checked: now assign.
+    # Everything checked: now read the data (when only headers were given), then assign.
+    if read is not None:
+        arrays = read([k for k in arrays if k in expected])
     default_xp = next((cuda.get_array_module(t[4]) for t in targets if t[4] is not None), np)
     for key, var, owner, name, current in targets:
         if key not in arrays:
@@ -257,9 +379,27 @@ def load_optimizer_state(optimizer, path):
     """Read an .npz written by save_optimizer_state and load_state_dict() it into optimizer."""
     path = resolve_npz_path(path)
     who = f"{type(optimizer).__name__}.load_state"
-    arrays = load_npz(path, who=who)
-    if '__type__' not in arrays:
+    specs = read_npz_headers(path, who=who)
+    if '__type__' not in specs:
         raise ValueError(f"{who}: {path!r} is not an optimizer state file (no __type__).")
+    params = (dict(optimizer.target.named_params()) if optimizer.target is not None else {})
+    problems = []
+    for key, spec in specs.items():
+        section, _, rest = key.partition('/')
+        if key == '__type__' or section in ('hyper', 'scalars'):
+            if spec.shape != () or (key == '__type__') != (spec.dtype.kind == 'U'):
+                problems.append(f"{key}: {spec.dtype} of shape {spec.shape}, expected a "
+                                + ("name" if key == '__type__' else "number"))
+        elif section == 'state':
+            p = params.get(rest.rpartition('/')[0])
+            if p is not None and p.data is not None and spec.shape != p.data.shape:
+                problems.append(f"{key}: shape {spec.shape}, parameter has {p.data.shape}")
+            if spec.dtype.kind not in 'biuf':
+                problems.append(f"{key}: {spec.dtype} is not a numeric array")
+    if problems:
+        raise ValueError(f"{who}: {path!r} does not fit {type(optimizer).__name__} (nothing was "
+                         "loaded): " + '; '.join(problems))
+    arrays = _read_arrays(path, list(specs), who)
     sd = {'type': str(arrays.pop('__type__')), 'hyper': {}, 'scalars': {}, 'state': {}}
     for key, arr in arrays.items():
         section, _, rest = key.partition('/')
