@@ -240,3 +240,34 @@ def test_nccl_communicator_without_cupy_or_gpu_is_a_clear_error():
 def test_create_communicator_unknown_name():
     with pytest.raises(ValueError, match="unknown communicator 'gloo'; choose from 'mpi', 'nccl'"):
         distributed.create_communicator('gloo')
+
+
+# ---------------------------------------------------------------------------
+# python -m dezero train --distributed
+# ---------------------------------------------------------------------------
+@pytest.mark.slow
+def test_cli_trains_on_two_ranks_and_resumes_on_one(tmp_path):
+    run = tmp_path / 'run'
+    rc, out, err, _ = run_job(['-m', 'dezero', 'train', '--distributed', '--epochs', '2',
+                               '--out', str(run), '--no-progress'], cwd=tmp_path)
+    assert rc == 0, (out, err)
+    assert out.count('run folder:') == 1  # rank 0 speaks, rank 1 does not
+    assert 'on 2 ranks (15 per rank, MPI)' in out
+    assert sorted(p.name for p in run.iterdir()) == [
+        'config.json', 'history.csv', 'history.json', 'history.png', 'model.npz',
+        'optimizer.npz']
+    rc, out, err, _ = run_job(['-m', 'dezero', 'train', '--distributed', '--resume', str(run),
+                               '--epochs', '3', '--no-progress'], n=None, cwd=tmp_path)
+    assert rc == 0, (out, err)
+    assert 'resuming from epoch 2' in out and 'on 1 rank (30 per rank' in out
+    history = json.loads((run / 'history.json').read_text())
+    assert [r['epoch'] for r in history] == [1, 2, 3]
+    assert history[2]['train_loss'] < history[0]['train_loss']
+
+
+def test_cli_distributed_batch_must_split_evenly(tmp_path):
+    rc, out, err, _ = run_job(['-m', 'dezero', 'train', '--distributed', '--batch-size', '31',
+                               '--out', str(tmp_path / 'run')], cwd=tmp_path)
+    assert rc == 2, (out, err)
+    assert err.count('the batch size 31 is split over 2 ranks and must be a multiple') == 1
+    assert not (tmp_path / 'run').exists()

@@ -92,6 +92,11 @@ def add_parser(subparsers):
     p.add_argument('--resume', metavar='RUN_DIR', default=None,
                    help='continue a saved run: its weights, optimizer state and epoch count')
     p.add_argument('--no-progress', action='store_true', help='no progress bars')
+    p.add_argument('--distributed', action='store_true',
+                   help='data-parallel over the processes mpiexec started (mpiexec -n 4 python '
+                        '-m dezero train --distributed ...; needs dezero[mpi]): --batch-size is '
+                        'the global batch, split over the ranks; with --gpu, NCCL and one GPU '
+                        'per rank; rank 0 writes the run folder')
     p.set_defaults(func=run, parser=p)
     return p
 
@@ -231,6 +236,23 @@ def run(args):
         except RuntimeError as e:
             print(f"error: --gpu: {e}", file=sys.stderr)
             return 1
+    comm = None
+    if args.distributed:
+        # Every check above gives the same answer on every rank, so all ranks have
+        # stopped together before MPI starts; from here on an uncaught error aborts the job.
+        from dezero import distributed
+        try:
+            comm = distributed.create_communicator('nccl' if args.gpu else 'mpi')
+        except (ImportError, RuntimeError) as e:
+            print(f"error: --distributed: {e}", file=sys.stderr)
+            return 1
+        if config['batch_size'] % comm.size:
+            if comm.rank == 0:
+                print(f"error: --distributed: the batch size {config['batch_size']} is split "
+                      f"over {comm.size} ranks and must be a multiple of it", file=sys.stderr)
+            return 2
+    root = comm is None or comm.rank == 0
+    say = print if root else (lambda *a, **k: None)
 
     try:
         train_set, test_set, input_shape, n_classes = data.load(config['dataset'],
@@ -242,11 +264,20 @@ def run(args):
     if args.resume:
         run_dir = args.resume
     else:
-        try:
-            run_dir = _new_run_dir(args.out)
-        except UsageError as e:
-            args.parser.error(str(e))
-    write_text(os.path.join(run_dir, CONFIG), json.dumps(config, indent=1) + '\n')
+        run_dir = problem = None
+        if root:  # only rank 0 picks and creates the folder; the others are told its name
+            try:
+                run_dir = _new_run_dir(args.out)
+            except UsageError as e:
+                problem = str(e)
+        if comm is not None:
+            run_dir, problem = comm.bcast_obj((run_dir, problem))
+        if problem:
+            if root:
+                args.parser.error(problem)
+            return 2
+    if root:
+        write_text(os.path.join(run_dir, CONFIG), json.dumps(config, indent=1) + '\n')
 
     # Reseeding with the epoch count gives a resumed run fresh, reproducible shuffles.
     np.random.seed(config['seed'] + done)
@@ -258,19 +289,39 @@ def run(args):
             model.to_gpu()
         optimizer.load_state(os.path.join(run_dir, OPTIMIZER_STATE))
 
-    print(('resuming from epoch %d: ' % done if done else 'training ') + _describe(config))
-    print(f"run folder: {run_dir}")
-    train_loader = DataLoader(train_set, config['batch_size'])
+    batch_size = config['batch_size']
+    where = ''
+    if comm is not None:
+        # Each rank trains on its share of the data with its share of the batch; the test
+        # set is evaluated whole on every rank (fit averages the metrics over the ranks).
+        train_set = distributed.scatter_dataset(train_set, comm, shuffle=True,
+                                                seed=config['seed'])
+        batch_size //= comm.size
+        optimizer = distributed.create_multi_node_optimizer(optimizer, comm)
+        ranks = f"{comm.size} rank" + ('s' if comm.size > 1 else '')
+        where = f" on {ranks} ({batch_size} per rank, {comm.name.upper()})"
+    say(('resuming from epoch %d: ' % done if done else 'training ') + _describe(config) + where)
+    say(f"run folder: {run_dir}")
+    train_loader = DataLoader(train_set, batch_size)
     test_loader = DataLoader(test_set, max(config['batch_size'], 256), shuffle=False)
+
+    def checkpoint(record):
+        if root:
+            _save_checkpoint(run_dir, model, optimizer, history)
+
     try:
         fit(model, optimizer, train_loader, test_loader, epochs=config['epochs'],
             gpu=args.gpu, progress=not args.no_progress, history=history,
-            on_epoch_end=lambda record: _save_checkpoint(run_dir, model, optimizer, history))
+            on_epoch_end=checkpoint)
     except KeyboardInterrupt:
+        if not root:
+            return 130
         _plot(run_dir, history)
         print(f"\ninterrupted: {run_dir} keeps the {len(history)} complete epoch(s); continue "
               f"with: python -m dezero train --resume {run_dir}", file=sys.stderr)
         return 130
+    if not root:
+        return 0
 
     last = history[-1]
     print(f"test: loss {last['test_loss']:.4f}, accuracy {last['test_acc']:.4f} "
