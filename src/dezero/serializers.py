@@ -372,6 +372,9 @@ def save_optimizer_state(optimizer, path):
     for p, st in sd['state'].items():
         for name, arr in st.items():
             arrays['state/' + p + '/' + name] = arr
+    for i, sched in enumerate(sd.get('schedulers', ())):
+        for k, v in sched.items():
+            arrays[f'schedulers/{i}/{k}'] = np.array(v)
     return save_npz_atomic(path, arrays)
 
 
@@ -401,6 +404,7 @@ def load_optimizer_state(optimizer, path):
                          "loaded): " + '; '.join(problems))
     arrays = _read_arrays(path, list(specs), who)
     sd = {'type': str(arrays.pop('__type__')), 'hyper': {}, 'scalars': {}, 'state': {}}
+    scheds = {}
     for key, arr in arrays.items():
         section, _, rest = key.partition('/')
         if section in ('hyper', 'scalars'):
@@ -408,8 +412,13 @@ def load_optimizer_state(optimizer, path):
         elif section == 'state':
             p, _, name = rest.rpartition('/')
             sd['state'].setdefault(p, {})[name] = arr
+        elif section == 'schedulers':
+            i, _, name = rest.partition('/')
+            scheds.setdefault(int(i), {})[name] = arr.item()
         else:
             raise ValueError(f"{who}: unexpected key {key!r} in {path!r}.")
+    if scheds:
+        sd['schedulers'] = [scheds[i] for i in sorted(scheds)]
     optimizer.load_state_dict(sd)
 
 
