@@ -128,3 +128,13 @@ BAD = [
 def test_bad_arguments_are_readable_errors(call, error, message):
     with pytest.raises(error, match=message):
         call()
+
+
+def test_corrupt_scheduler_state_is_refused_before_anything_changes():
+    opt = _opt(lr=0.1)
+    sched = O.StepLR(opt, 2)
+    sd = opt.state_dict()
+    sd['schedulers'][0]['last_epoch'] = float('nan')
+    with pytest.raises(ValueError, match=r'schedulers/0/last_epoch: nan is not a finite number'):
+        opt.load_state_dict(sd)
+    assert sched.last_epoch == 0
