@@ -8,8 +8,9 @@ from dezero.core import Variable, as_variable
 def numerical_diff(f, x, eps=1e-4):
     """Central difference (f(x + eps) - f(x - eps)) / 2eps of a one-input function of a Variable."""
     xp = cuda.get_array_module(x.data)
-    x0 = Variable(xp.asarray(x.data - eps))
-    x1 = Variable(xp.asarray(x.data + eps))
+    cls = type(x)  # a Variable of dezero.core or of the book's dezero.core_simple
+    x0 = cls(xp.asarray(x.data - eps))
+    x1 = cls(xp.asarray(x.data + eps))
     y0 = f(x0)
     y1 = f(x1)
     return (y1.data - y0.data) / (2 * eps)
