@@ -27,8 +27,37 @@ def parse_args(description, extra=None, argv=None):
     return args
 
 
+def pin_blas(threads):
+    """Limit NumPy's BLAS to `threads` through threadpoolctl (when installed) as well as the
+    environment variables set by parse_args; returns the thread counts now in effect."""
+    try:
+        from threadpoolctl import threadpool_info, threadpool_limits
+    except ImportError:
+        return {}
+    import numpy  # noqa: F401 - load the BLAS so that threadpoolctl sees it
+    threadpool_limits(threads, user_api='blas')
+    return {i['internal_api']: i['num_threads'] for i in threadpool_info()
+            if i['user_api'] == 'blas'}
+
+
+def threads_line(threads):
+    """One line naming the thread settings in effect (BLAS, PyTorch, DEZERO_NUM_THREADS)."""
+    parts = [f"threads={threads}"]
+    blas = pin_blas(threads)
+    if blas:
+        parts.append('blas ' + ', '.join(f"{k}={v}" for k, v in blas.items()))
+    torch = sys.modules.get('torch')
+    if torch is not None:
+        parts.append(f"torch={torch.get_num_threads()}")
+    if os.environ.get('DEZERO_NUM_THREADS'):
+        parts.append(f"DEZERO_NUM_THREADS={os.environ['DEZERO_NUM_THREADS']}")
+    return ' '.join(parts)
+
+
 def pin_torch(threads):
-    """Import torch with the given thread count; None when torch is not installed."""
+    """Pin BLAS (pin_blas) and import torch with the given thread count; None when torch
+    is not installed."""
+    pin_blas(threads)
     try:
         import torch
     except ImportError:
@@ -84,7 +113,7 @@ def compare(workloads, rounds=7, repeat=0, warmup=2, syncs=None):
 
 def report(title, medians, baseline='torch', unit_scale=1e6, unit='us', threads=1):
     """Print a small table of medians and the ratio of every entry to the baseline."""
-    print(f"== {title}  (threads={threads}, python {sys.version.split()[0]})")
+    print(f"== {title}  ({threads_line(threads)}, python {sys.version.split()[0]})")
     base = medians.get(baseline)
     for name, value in medians.items():
         ratio = f"  ratio {value / base:5.2f}x {baseline}" if base and name != baseline else ''

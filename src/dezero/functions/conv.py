@@ -9,6 +9,7 @@ Nothing is saved between forward and backward but the inputs (which the graph ho
 anyway). Every backward is written with Functions, so conv2d, deconv2d, im2col and col2im
 are twice differentiable.
 """
+from dezero import _parallel
 from dezero.core import Function, Variable, as_variable
 from dezero.cuda import get_array_module
 from dezero.functions._im2col import (
@@ -20,11 +21,27 @@ from dezero.utils_array import get_conv_outsize, get_deconv_outsize
 # ---------------------------------------------------------------------------
 # conv2d / deconv2d
 # ---------------------------------------------------------------------------
+# Batches of at least 2 * _MIN_CHUNK images are split over threads (dezero._parallel).
+_MIN_CHUNK = 8
+
+
 def _conv_forward(xp, x, W, s, p, out):
     OC = W.shape[0]
-    col = _cols(xp, x, W.shape[2:], s, p, out)
-    y = xp.matmul(W.reshape(OC, -1), col)
-    return _from_cols(xp, y, x.shape[3], p, s, out)
+    Wm = W.reshape(OC, -1)
+
+    def chunk(a, b):
+        col = _cols(xp, x[a:b], W.shape[2:], s, p, out)
+        return _from_cols(xp, xp.matmul(Wm, col), x.shape[3], p, s, out)
+
+    parts = _parallel.chunks(xp, x.shape[0], _MIN_CHUNK)
+    if len(parts) == 1:
+        return chunk(0, x.shape[0])
+    y = xp.empty((x.shape[0], OC) + tuple(out), dtype=xp.result_type(x, W))
+
+    def into(a, b):
+        y[a:b] = chunk(a, b)
+    _parallel.run(into, parts)
+    return y
 
 
 def _deconv_forward(xp, x, W, s, p, out_hw):
@@ -141,10 +158,16 @@ class Conv2DGradW(Function):
         N, C, H, W = x.shape
         OC = gy.shape[1]
         k, s, p = self.kernel_size, self.stride, self.pad
-        col = _cols(xp, x, k, s, p, gy.shape[2:])
-        g = _to_cols(xp, gy, W, p, s)
-        # (N, CKK, L) @ (N, L, OC) summed over N: the cheaper orientation for BLAS here.
-        gW = xp.matmul(col, g.transpose(0, 2, 1)).sum(axis=0)
+
+        def chunk(a, b):
+            col = _cols(xp, x[a:b], k, s, p, gy.shape[2:])
+            g = _to_cols(xp, gy[a:b], W, p, s)
+            # (N, CKK, L) @ (N, L, OC) summed over N: the cheaper orientation for BLAS here.
+            return xp.matmul(col, g.transpose(0, 2, 1)).sum(axis=0)
+        partial = _parallel.run(chunk, _parallel.chunks(xp, N, _MIN_CHUNK))
+        gW = partial[0]
+        for other in partial[1:]:
+            gW += other
         return xp.ascontiguousarray(gW.T).reshape(OC, C, k[0], k[1])
 
     def backward(self, ggW):
