@@ -62,3 +62,26 @@ def test_conv2d_split_over_threads_matches_one_thread(monkeypatch, dtype, stride
     for one, two in zip(results['1'], results['2']):
         assert two.dtype == dtype
         np.testing.assert_allclose(two, one, rtol=rtol, atol=rtol)
+
+
+@pytest.mark.parametrize('dtype', [np.float32, np.float64])
+def test_max_pooling_split_over_threads_matches_one_thread(monkeypatch, dtype):
+    rng = np.random.RandomState(1)
+    # few distinct values: many ties, whose gradient must still go to the first maximum
+    x = rng.randint(0, 3, size=(18, 3, 7, 6)).astype(dtype)
+    gy = rng.randn(18, 3, 3, 3).astype(dtype)
+    results = {}
+    splits = []
+    run = _parallel.run
+    monkeypatch.setattr(_parallel, 'run', lambda fn, parts: splits.append(len(parts)) or
+                        run(fn, parts))
+    for threads in ('1', '2'):
+        monkeypatch.setenv('DEZERO_NUM_THREADS', threads)
+        xv = Variable(x)
+        y = F.pooling(xv, 2, 2)
+        y.grad = Variable(gy)
+        y.backward()
+        results[threads] = [y.data, xv.grad.data]
+    assert 2 in splits
+    for one, two in zip(results['1'], results['2']):
+        np.testing.assert_array_equal(two, one)

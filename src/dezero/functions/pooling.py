@@ -8,6 +8,7 @@ col2im live in dezero.functions._im2col.
 """
 import numpy as np
 
+from dezero import _parallel
 from dezero.core import Function, as_variable
 from dezero.cuda import get_array_module
 from dezero.functions._im2col import (
@@ -63,17 +64,43 @@ def _window_offsets(xp, k, Wp, dtype):
     return (rows[:, None] + xp.arange(k[1], dtype=dtype)[None, :]).reshape(-1)
 
 
-def _linear_index(xp, pool, padded_shape):
-    """Flat index into the padded input of each window's arg-max: (N*C*OH*OW,)."""
+def _linear_index(xp, pool, padded_shape, indexes=None):
+    """Flat index into the padded input of each window's arg-max: (N*C*OH*OW,).
+
+    indexes: the arg-maxes of a batch slice (default: all of pool.indexes); N is its length.
+    """
+    indexes = pool.indexes if indexes is None else indexes
     N, C, Hp, Wp = padded_shape
-    OH, OW = pool.indexes.shape[2:]
+    OH, OW = indexes.shape[2:]
     s = pool.stride
     itype = np.int32 if N * C * Hp * Wp < 2 ** 31 else np.int64
     base = (xp.arange(N * C, dtype=itype) * (Hp * Wp)).reshape(-1, 1, 1) + \
         (xp.arange(OH, dtype=itype) * (s[0] * Wp)).reshape(1, -1, 1) + \
         (xp.arange(OW, dtype=itype) * s[1]).reshape(1, 1, -1)
     offsets = _window_offsets(xp, pool.kernel_size, Wp, itype)
-    return (base + offsets[pool.indexes.reshape(N * C, OH, OW)]).reshape(-1)
+    return (base + offsets[indexes.reshape(N * C, OH, OW)]).reshape(-1)
+
+
+def _tiled_max(xp, x, k, out):
+    """Max and uint8 arg-max (row-major in the window) of non-overlapping k windows."""
+    N, C, H, W = x.shape
+    (KH, KW), (OH, OW) = k, out
+    # Columns of each window first (1-D strided views of the flat array: one long loop
+    # each), then rows. Scanning columns, then rows, in order keeps the first maximum in
+    # row-major window order, like argmax.
+    xc = x[:, :, :OH * KH, :OW * KW] if (OH * KH, OW * KW) != (H, W) else x
+    f = xp.ascontiguousarray(xc).reshape(-1, KW)
+    cm, ci = _argmax_scan(xp, [f[:, j] for j in range(KW)], np.uint8)
+    r = cm.reshape(N * C * OH, KH, OW)
+    y, ri = _argmax_scan(xp, [r[:, i] for i in range(KH)], np.uint8)
+    ci = ci.reshape(N * C * OH, KH, OW)
+    sel = _select(xp, [ci[:, i] for i in range(KH)], ri)
+    idx = ri * np.uint8(KW) + sel if KH > 1 else sel
+    return y.reshape(N, C, OH, OW), idx.reshape(N, C, OH, OW)
+
+
+# Batches of at least 2 * _MIN_CHUNK images are split over threads (dezero._parallel).
+_MIN_CHUNK = 8
 
 
 class Pooling2D(Function):
@@ -91,19 +118,17 @@ class Pooling2D(Function):
         self.x_shape = x.shape
         idx_dtype = np.uint8 if KH * KW <= 256 else np.int32
         if _tiled(k, s, p) and idx_dtype is np.uint8:
-            # Columns of each window first (1-D strided views of the flat array: one long
-            # loop each), then rows. Scanning columns, then rows, in order keeps the first
-            # maximum in row-major window order, like argmax.
-            xc = x[:, :, :OH * KH, :OW * KW] if (OH * KH, OW * KW) != (H, W) else x
-            f = xp.ascontiguousarray(xc).reshape(-1, KW)
-            cm, ci = _argmax_scan(xp, [f[:, j] for j in range(KW)], idx_dtype)
-            r = cm.reshape(N * C * OH, KH, OW)
-            y, ri = _argmax_scan(xp, [r[:, i] for i in range(KH)], idx_dtype)
-            ci = ci.reshape(N * C * OH, KH, OW)
-            sel = _select(xp, [ci[:, i] for i in range(KH)], ri)
-            idx = ri * np.uint8(KW) + sel if KH > 1 else sel
-            self.indexes = idx.reshape(N, C, OH, OW)
-            return y.reshape(N, C, OH, OW)
+            parts = _parallel.chunks(xp, N, _MIN_CHUNK)
+            if len(parts) == 1:
+                y, self.indexes = _tiled_max(xp, x, k, (OH, OW))
+                return y
+            y = xp.empty((N, C, OH, OW), dtype=x.dtype)
+            self.indexes = xp.empty((N, C, OH, OW), dtype=idx_dtype)
+
+            def chunk(a, b):
+                y[a:b], self.indexes[a:b] = _tiled_max(xp, x[a:b], k, (OH, OW))
+            _parallel.run(chunk, parts)
+            return y
         fill = -np.inf if x.dtype.kind == 'f' else np.iinfo(x.dtype).min
         v = _windows(xp, _pad(xp, x, p, fill), k, s, (OH, OW))
         y, self.indexes = _argmax_scan(
@@ -128,9 +153,12 @@ class Pooling2DGrad(Function):
         Hp, Wp = H + 2 * p[0], W + 2 * p[1]
         if s[0] >= k[0] and s[1] >= k[1]:
             # Windows do not overlap: one scatter of gy to the arg-max positions.
-            gx = xp.zeros(N * C * Hp * Wp, dtype=gy.dtype)
-            gx[_linear_index(xp, pool, (N, C, Hp, Wp))] = gy.reshape(-1)
-            gx = gx.reshape(N, C, Hp, Wp)
+            gx = xp.zeros((N, C, Hp, Wp), dtype=gy.dtype)
+
+            def chunk(a, b):
+                index = _linear_index(xp, pool, (b - a, C, Hp, Wp), pool.indexes[a:b])
+                gx[a:b].reshape(-1)[index] = gy[a:b].reshape(-1)
+            _parallel.run(chunk, _parallel.chunks(xp, N, _MIN_CHUNK))
         else:
             idx = pool.indexes
             zero = xp.zeros((), dtype=gy.dtype)
