@@ -61,3 +61,44 @@ def test_plain_callables_are_epoch_end_callbacks():
 def test_a_non_callable_callback_is_a_type_error():
     with pytest.raises(TypeError, match='callback must be a dezero.callbacks.Callback'):
         as_callbacks([3])
+
+
+# ---------------------------------------------------------------------------
+# TerminateOnNaN
+# ---------------------------------------------------------------------------
+def _spiral_fit(lr, callbacks, epochs=3):
+    np.random.seed(0)
+    model = models.MLP((10, 3))
+    opt = optimizers.SGD(lr).setup(model)
+    history = []
+    loader = DataLoader(Spiral(), 30, seed=0)
+    fit(model, opt, loader, epochs=epochs, progress=False, history=history,
+        callbacks=callbacks)
+    return history
+
+
+def test_terminate_on_nan_stops_a_diverging_fit_with_a_clear_error():
+    from dezero.callbacks import TerminateOnNaN, TrainingDiverged
+    history = []
+    with pytest.raises(TrainingDiverged, match=r'TerminateOnNaN: the loss became (nan|inf) at '
+                                               r'epoch 1, batch \d+: .*smaller learning rate') as e:
+        with np.errstate(all='ignore'):
+            history = _spiral_fit(float('inf'), [TerminateOnNaN()])
+    assert isinstance(e.value, FloatingPointError)
+    assert e.value.epoch == 1 and e.value.key == 'loss' and not np.isfinite(e.value.value)
+    assert history == []
+
+
+def test_terminate_on_nan_checks_the_epoch_losses():
+    from dezero.callbacks import TerminateOnNaN, TrainingDiverged
+    cb = TerminateOnNaN()
+    assert cb.on_epoch_end({'epoch': 1, 'train_loss': 0.5, 'test_loss': None}) is False
+    with pytest.raises(TrainingDiverged, match='the test loss became inf at epoch 2') as e:
+        cb.on_epoch_end({'epoch': 2, 'train_loss': 0.5, 'test_loss': float('inf')})
+    assert e.value.batch is None and e.value.key == 'test_loss'
+
+
+def test_terminate_on_nan_lets_a_healthy_fit_finish():
+    from dezero.callbacks import TerminateOnNaN
+    history = _spiral_fit(1.0, [TerminateOnNaN()], epochs=2)
+    assert [r['epoch'] for r in history] == [1, 2]

@@ -366,3 +366,23 @@ def test_bare_command_prints_help_and_a_demo(capsys):
     assert 'usage: python -m dezero' in out and '{train,graph,export}' in out
     assert 'd2y/dx2  = -0.639700' in out  # tanh'' (1) = -2 tanh(1) (1 - tanh(1)^2)
     assert np.isclose(-2 * np.tanh(1) * (1 - np.tanh(1) ** 2), -0.639700, atol=1e-6)
+
+
+@pytest.mark.parametrize('lr', ['inf', '1e999', 'nan', '0', '-1', 'fast'])
+def test_train_refuses_a_non_finite_or_non_positive_lr(lr, tmp_path, capsys):
+    with pytest.raises(SystemExit) as e:
+        main(['train', '--lr', lr, '--out', str(tmp_path / 'r')])
+    assert e.value.code == 2
+    assert f"argument --lr: expected a positive float, got '{lr}'" in capsys.readouterr().err
+    assert not (tmp_path / 'r').exists()
+
+
+def test_train_stops_with_one_line_when_the_loss_diverges(tmp_path, capsys):
+    run = tmp_path / 'run'
+    with np.errstate(all='ignore'):
+        code = main(['train', '--optimizer', 'sgd', '--lr', '1e30', '--epochs', '3',
+                     '--out', str(run), '--no-progress'])
+    assert code == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith('error: training diverged: the loss became')
+    assert 'smaller --lr (it was 1e+30)' in err[0]

@@ -245,3 +245,17 @@ def test_plot_history_rejects_an_empty_history(tmp_path):
     pytest.importorskip('matplotlib')
     with pytest.raises(ValueError, match='plot_history: the history is empty'):
         plot_history([], tmp_path / 'h.png')
+
+
+def test_history_json_is_strict_json_with_null_for_nan_and_inf(tmp_path):
+    import json
+    history = [{'epoch': 1, 'train_loss': float('nan'), 'train_acc': 0.5,
+                'test_loss': float('inf'), 'test_acc': None, 'seconds': 1.0}]
+    path = save_history(history, tmp_path / 'h.json')
+
+    def refuse(name):
+        raise ValueError(f'not strict JSON: {name}')
+    records = json.loads(open(path).read(), parse_constant=refuse)
+    assert records[0]['train_loss'] is None and records[0]['test_loss'] is None
+    assert records[0]['train_acc'] == 0.5
+    assert load_history(path)[0]['test_loss'] is None

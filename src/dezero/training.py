@@ -193,6 +193,8 @@ def fit(model, optimizer, train_loader, test_loader=None, epochs=10,
             after it is appended; a callback returning True stops training.
         callbacks: `dezero.callbacks.Callback` objects (or callables, as on_epoch_end),
             run after those of on_epoch_end; see dezero.callbacks for the hooks.
+            `callbacks=[TerminateOnNaN()]` stops at the first NaN or inf loss with
+            TrainingDiverged.
         history: a history to continue (resuming); new records are appended to it.
 
     Each record is {'epoch', 'train_loss', 'train_acc', 'test_loss', 'test_acc',
@@ -313,7 +315,10 @@ def save_history(history, path):
     path = os.fspath(path)
     records = _records(history)
     if path.endswith('.json'):
-        write_text(path, json.dumps(records, indent=1) + '\n')
+        # Strict JSON has no NaN or Infinity: a diverged epoch's losses are written as null.
+        records = [{k: None if isinstance(v, float) and not math.isfinite(v) else v
+                    for k, v in r.items()} for r in records]
+        write_text(path, json.dumps(records, indent=1, allow_nan=False) + '\n')
     elif path.endswith('.csv'):
         keys = list(HISTORY_KEYS) + [k for r in records[:1] for k in r if k not in HISTORY_KEYS]
         buf = io.StringIO()

@@ -8,6 +8,7 @@ a crash loses at most the epoch in progress, and --resume continues from there.
 import argparse
 import contextlib
 import json
+import math
 import os
 import signal
 import sys
@@ -59,7 +60,7 @@ def _positive(kind):
             value = kind(text)
         except ValueError:
             value = 0
-        if not value > 0:
+        if not (value > 0 and math.isfinite(value)):  # also refuses nan and inf
             raise argparse.ArgumentTypeError(f"expected a positive {kind.__name__}, got {text!r}")
         return value
     return parse
@@ -215,6 +216,7 @@ def _describe(config):
 def run(args):
     """Carry out `python -m dezero train` with parsed args; return the exit code."""
     from dezero import cuda
+    from dezero.callbacks import TerminateOnNaN, TrainingDiverged
     from dezero.dataloaders import DataLoader
     from dezero.training import fit, load_history
 
@@ -310,9 +312,21 @@ def run(args):
             _save_checkpoint(run_dir, model, optimizer, history)
 
     try:
+        # TerminateOnNaN first: a diverged epoch is never checkpointed.
         fit(model, optimizer, train_loader, test_loader, epochs=config['epochs'],
             gpu=args.gpu, progress=not args.no_progress, history=history,
-            on_epoch_end=checkpoint)
+            on_epoch_end=[TerminateOnNaN(batches=comm is None), checkpoint])
+    except TrainingDiverged as e:
+        if history and history[-1]['epoch'] == e.epoch:  # recorded, never checkpointed
+            history.pop()
+        if not root:
+            return 1
+        _plot(run_dir, history)
+        where = f"epoch {e.epoch}" + (f", batch {e.batch}" if e.batch is not None else '')
+        print(f"error: training diverged: the {e.key.replace('_', ' ')} became {e.value} at "
+              f"{where}; {run_dir} keeps the {len(history)} complete epoch(s) before it; start "
+              f"again with a smaller --lr (it was {config['lr']:g})", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         if not root:
             return 130
