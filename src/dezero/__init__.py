@@ -2,8 +2,14 @@
 from dezero.core import (  # noqa: F401
     Config, Function, Parameter, Variable, as_array, as_variable, no_grad, setup_variable,
     test_mode, using_config)
-from dezero import cuda, functions, utils  # noqa: F401
-from dezero.anomaly import (  # noqa: F401
+from dezero import cuda, functions  # noqa: F401
+from dezero.functions._variable_methods import VARIABLE_METHODS as _VARIABLE_METHODS
+
+# Variable's operators and methods are Functions: bind them now that the functions exist.
+setup_variable(_VARIABLE_METHODS)
+
+from dezero import utils  # noqa: E402,F401
+from dezero.anomaly import (  # noqa: E402,F401
     AnomalyError, detect_anomaly, is_anomaly_enabled, set_detect_anomaly)
 from dezero.cuda import from_dlpack, manual_seed  # noqa: F401
 from dezero import layers, models, optimizers  # noqa: F401

@@ -137,3 +137,7 @@ def check_backward(func, gxs):
                 f"detect_anomaly: {type(func).__name__}.backward returned {kind} in the gradient "
                 f"of input {i} (shape {data.shape}, {data.dtype}); its inputs were "
                 f"{_describe(func.inputs)}. {_where(func)}")
+
+
+# The engine (dezero.core) sits below this module and calls these through its hooks.
+core._anomaly_hooks.update(set_detect_anomaly=set_detect_anomaly, check_backward=check_backward)

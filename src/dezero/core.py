@@ -32,6 +32,10 @@ class _ThreadSettings(threading.local):
 
 _settings = _ThreadSettings()
 
+# dezero.anomaly is built on this module, so the engine reaches it through these hooks,
+# which it fills in when it is imported (as `import dezero` does).
+_anomaly_hooks = {'set_detect_anomaly': None, 'check_backward': None}
+
 
 class _ConfigMeta(type):
     # Settings live in a threading.local so that `no_grad()` in one thread
@@ -45,8 +49,7 @@ class _ConfigMeta(type):
 
     def __setattr__(cls, name, value):
         if name == 'detect_anomaly':  # installs / removes the checking Function.__call__
-            from dezero.anomaly import set_detect_anomaly
-            set_detect_anomaly(value)
+            _anomaly_hooks['set_detect_anomaly'](value)
             return
         setattr(_settings, name, value)
 
@@ -129,11 +132,6 @@ class Variable:
     @property
     def dtype(self):
         return self.data.dtype
-
-    @property
-    def T(self):
-        from dezero.functions import transpose
-        return transpose(self)
 
     def __len__(self):
         return len(self.data)
@@ -271,7 +269,7 @@ class Variable:
         on_arrays = not create_graph
         check = settings.detect_anomaly
         if check:
-            from dezero.anomaly import check_backward
+            check_backward = _anomaly_hooks['check_backward']
         try:
             while heap:
                 f = heappop(heap)[2]
@@ -323,34 +321,6 @@ class Variable:
             if check:
                 settings.anomaly_backward = None
 
-    # -- convenience wrappers around dezero.functions -----------------------
-    def reshape(self, *shape):
-        """Return a Variable of the same data in a new shape (`-1` allowed)."""
-        from dezero.functions import reshape
-        if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
-            shape = shape[0]
-        return reshape(self, tuple(shape))
-
-    def transpose(self, *axes):
-        """Permute the axes (reversed when none are given)."""
-        from dezero.functions import transpose
-        if len(axes) == 0:
-            axes = None
-        elif len(axes) == 1 and (axes[0] is None or isinstance(axes[0], (tuple, list))):
-            axes = axes[0]
-        return transpose(self, axes)
-
-    def sum(self, axis=None, keepdims=False, **numpy_kwargs):
-        """Sum over axis (all axes by default).
-
-        np.sum(v) also lands here (NumPy forwards to a `sum` method, passing `out=`):
-        that call gets NumPy's result on v.data, an array without graph.
-        """
-        if numpy_kwargs:
-            return _numpy_reduction(self, 'sum', axis, keepdims, numpy_kwargs)
-        from dezero.functions import sum as sum_
-        return sum_(self, axis, keepdims)
-
     def to_cpu(self):
         """Move data (and grad) to NumPy, in place."""
         if self.data is not None:
@@ -364,61 +334,6 @@ class Variable:
             self.data = cuda.as_cupy(self.data)
         if self.grad is not None:
             self.grad.to_gpu()
-
-    # -- operators ----------------------------------------------------------
-    def __add__(self, other):
-        return add(self, other)
-
-    def __radd__(self, other):
-        return add(self, other)
-
-    def __mul__(self, other):
-        return mul(self, other)
-
-    def __rmul__(self, other):
-        return mul(self, other)
-
-    def __sub__(self, other):
-        return sub(self, other)
-
-    def __rsub__(self, other):
-        return rsub(self, other)
-
-    def __truediv__(self, other):
-        return div(self, other)
-
-    def __rtruediv__(self, other):
-        return rdiv(self, other)
-
-    def __neg__(self):
-        return neg(self)
-
-    def __pos__(self):
-        return self
-
-    def __pow__(self, other):
-        return pow(self, other)
-
-    def __rpow__(self, other):
-        return rpow(self, other)
-
-    def __matmul__(self, other):
-        from dezero.functions import matmul
-        return matmul(self, other)
-
-    def __rmatmul__(self, other):
-        from dezero.functions import matmul
-        return matmul(other, self)
-
-    def __getitem__(self, slices):
-        from dezero.functions import get_item
-        return get_item(self, slices)
-
-
-def _numpy_reduction(v, name, axis, keepdims, numpy_kwargs):
-    """np.sum(v), np.mean(v)...: NumPy forwards these to v's methods with `out=` and friends;
-    answer as NumPy would on v.data (consistent with np.asarray(v) being v.data)."""
-    return getattr(np.asarray(v), name)(axis=axis, keepdims=keepdims, **numpy_kwargs)
 
 
 class Parameter(Variable):
@@ -638,8 +553,26 @@ def _inputs_to_variables(inputs, func):
     return result
 
 
-# The operators' Functions live in dezero.arithmetic; they are re-exported here because
-# the book (and Variable's operator methods) reach them as dezero.core.add and friends.
-from dezero.arithmetic import (  # noqa: E402,F401
-    Add, AddConstant, Div, DivConstant, Mul, MulConstant, Neg, Pow, PowVariable, RDivConstant,
-    RSubConstant, Sub, add, div, mul, neg, pow, rdiv, rpow, rsub, setup_variable, sub)
+# ---------------------------------------------------------------------------
+# setup_variable: Variable's operators and functions-backed methods
+# ---------------------------------------------------------------------------
+# Variable's operators (+, *, @, [], ...) and its methods reshape/transpose/sum/T are
+# Functions of dezero.functions, which is built on this module. So they are not written in
+# the class: dezero/__init__.py binds them, once the functions exist, from the one table
+# dezero.functions._variable_methods.VARIABLE_METHODS.
+_variable_methods = {}
+
+
+def setup_variable(methods=None):
+    """Bind Variable's operators and methods (the book's setup_variable).
+
+    Args:
+        methods: a dict of attribute name -> function (or property) to set on Variable;
+            `import dezero` passes dezero.functions._variable_methods.VARIABLE_METHODS.
+            Without it (as the book's scripts call it), the table bound last is bound again.
+    """
+    global _variable_methods
+    if methods is not None:
+        _variable_methods = dict(methods)
+    for name, value in _variable_methods.items():
+        setattr(Variable, name, value)

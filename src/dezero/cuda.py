@@ -69,11 +69,20 @@ def get_array_module(x):
     return np
 
 
+def _unwrap(x):
+    """The array of a dezero Variable, x itself otherwise.
+
+    Checked by shape (an object with .data and .creator) rather than by class: this module
+    sits below dezero.core and must not import it.
+    """
+    if x.__class__ is not _ndarray and hasattr(x, 'creator') and hasattr(x, 'data'):
+        return x.data
+    return x
+
+
 def as_numpy(x):
     """Return x (a Variable, scalar or array) as a NumPy array."""
-    from dezero.core import Variable
-    if isinstance(x, Variable):
-        x = x.data
+    x = _unwrap(x)
     if np.isscalar(x):
         return np.array(x)
     if is_cupy_array(x):
@@ -85,9 +94,7 @@ def as_numpy(x):
 
 def as_cupy(x):
     """Return x (a Variable, scalar or array) as a CuPy array; raises when CuPy is unavailable."""
-    from dezero.core import Variable
-    if isinstance(x, Variable):
-        x = x.data
+    x = _unwrap(x)
     cupy = require_cupy()
     return cupy.asarray(x)
 

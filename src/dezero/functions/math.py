@@ -1,4 +1,4 @@
-"""Elementwise math: square, exp, log, sin, cos, tanh, sqrt, abs, erf (and pow from the core).
+"""Elementwise math: square, exp, log, sin, cos, tanh, sqrt, abs, erf (pow: see arithmetic).
 
 Every backward is written with dezero Functions, so it can be differentiated again.
 """
@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from dezero.core import Function, pow  # noqa: F401  (pow is part of this family)
+from dezero.core import Function
 from dezero.cuda import get_array_module
 
 

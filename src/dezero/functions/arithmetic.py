@@ -9,6 +9,8 @@ from dezero import cuda
 from dezero.core import (
     Function, Variable, _Constant, _constant_like, _is_array, _ndarray, _wrap_constant,
     as_array, as_variable)
+from dezero.functions.math import log
+from dezero.functions.shape import sum_to
 from dezero.utils_array import sum_to as _sum_to_array
 
 
@@ -43,7 +45,6 @@ def _reduce_to(g, shape, x=None):
 def _sum_to_shape(gx, shape):
     if gx.shape == shape:
         return gx
-    from dezero.functions import sum_to
     return sum_to(gx, shape)
 
 
@@ -211,7 +212,6 @@ class PowVariable(Function):
             raise _broadcast_error('pow', x, y) from None
 
     def backward(self, gy):
-        from dezero.functions import log
         x, y = self.inputs
         z = self.outputs[0]()
         if z is None:
@@ -389,16 +389,3 @@ def pow(x, c):
 def rpow(x, c):
     """c ** x (the reflected form of `**`): c constant, x a Variable."""
     return PowVariable()(_as_input(c, x), x)
-
-
-def setup_variable():
-    """Install the operators on Variable (kept for the book's scripts; already done on import)."""
-    Variable.__add__ = Variable.__radd__ = add
-    Variable.__mul__ = Variable.__rmul__ = mul
-    Variable.__sub__ = sub
-    Variable.__rsub__ = rsub
-    Variable.__truediv__ = div
-    Variable.__rtruediv__ = rdiv
-    Variable.__neg__ = neg
-    Variable.__pow__ = pow
-    Variable.__rpow__ = rpow

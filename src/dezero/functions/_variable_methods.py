@@ -1,0 +1,81 @@
+"""Variable's operators and array-like methods, in one table: VARIABLE_METHODS.
+
+dezero.core cannot import the functions (they are built on it), so `import dezero` binds
+this table onto Variable with dezero.core.setup_variable once the functions exist. To give
+Variable a new operator or method, add one entry here.
+"""
+import numpy as np
+
+from dezero.functions.arithmetic import add, div, mul, neg, pow, rdiv, rpow, rsub, sub
+from dezero.functions.linalg import matmul
+from dezero.functions.reduce import sum as _sum
+from dezero.functions.shape import get_item, reshape as _reshape, transpose as _transpose
+
+
+def _numpy_reduction(v, name, axis, keepdims, numpy_kwargs):
+    """np.sum(v), np.mean(v)...: NumPy forwards these to v's methods with `out=` and friends;
+    answer as NumPy would on v.data (consistent with np.asarray(v) being v.data)."""
+    return getattr(np.asarray(v), name)(axis=axis, keepdims=keepdims, **numpy_kwargs)
+
+
+def reshape(self, *shape):
+    """Return a Variable of the same data in a new shape (`-1` allowed)."""
+    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+        shape = shape[0]
+    return _reshape(self, tuple(shape))
+
+
+def transpose(self, *axes):
+    """Permute the axes (reversed when none are given)."""
+    if len(axes) == 0:
+        axes = None
+    elif len(axes) == 1 and (axes[0] is None or isinstance(axes[0], (tuple, list))):
+        axes = axes[0]
+    return _transpose(self, axes)
+
+
+def sum(self, axis=None, keepdims=False, **numpy_kwargs):
+    """Sum over axis (all axes by default).
+
+    np.sum(v) also lands here (NumPy forwards to a `sum` method, passing `out=`):
+    that call gets NumPy's result on v.data, an array without graph.
+    """
+    if numpy_kwargs:
+        return _numpy_reduction(self, 'sum', axis, keepdims, numpy_kwargs)
+    return _sum(self, axis, keepdims)
+
+
+def T(self):
+    """The transpose (axes reversed)."""
+    return _transpose(self)
+
+
+def __pos__(self):
+    return self
+
+
+def __rmatmul__(self, other):
+    return matmul(other, self)
+
+
+VARIABLE_METHODS = {
+    '__add__': add,
+    '__radd__': add,
+    '__mul__': mul,
+    '__rmul__': mul,
+    '__sub__': sub,
+    '__rsub__': rsub,
+    '__truediv__': div,
+    '__rtruediv__': rdiv,
+    '__neg__': neg,
+    '__pos__': __pos__,
+    '__pow__': pow,
+    '__rpow__': rpow,
+    '__matmul__': matmul,
+    '__rmatmul__': __rmatmul__,
+    '__getitem__': get_item,
+    'reshape': reshape,
+    'transpose': transpose,
+    'sum': sum,
+    'T': property(T),
+}
