@@ -394,7 +394,7 @@ def _embed_id(b, f, xs, ys, ids_name):
 
 
 # Function class name -> converter. Classes are resolved from dezero.functions and
-# dezero.core (see _converters), so the table survives modules moving around.
+# dezero.functions.arithmetic (see _converters), so the table survives modules moving.
 _BY_NAME = {
     'Add': _simple('Add'), 'Sub': _simple('Sub'), 'Mul': _simple('Mul'),
     'Div': _simple('Div'), 'Neg': _simple('Neg'), 'PowVariable': _simple('Pow'),
@@ -426,7 +426,8 @@ def _converters():
     global _table
     if _table is None:
         import importlib
-        modules = [importlib.import_module(m) for m in ('dezero.functions', 'dezero.core')]
+        modules = [importlib.import_module(m)
+                   for m in ('dezero.functions', 'dezero.functions.arithmetic')]
         table = {}
         for name, convert in _BY_NAME.items():
             for m in modules:
