@@ -4,7 +4,7 @@ Each family module adds its own import block below; keep the blocks separate.
 """
 # --- arithmetic ---
 from dezero.functions.arithmetic import (  # noqa: F401
-    add, div, mul, neg, pow, rdiv, rpow, rsub, sub)
+    add, div, mul, neg, pow, rdiv, rsub, sub)
 # --- math ---
 from dezero.functions.math import (  # noqa: F401
     Abs, Cos, Erf, Exp, Log, Sin, Sqrt, Square, Tanh, abs, cos, erf, exp, log, sin, sqrt, square,
