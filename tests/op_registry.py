@@ -244,6 +244,35 @@ def _col2im_ref(col, shape, k, s, p):
     return img[:, :, p:p + h, p:p + w]
 
 
+def _erf(x):
+    import math
+    return np.vectorize(math.erf, otypes=[np.float64])(x)
+
+
+def _layer_norm_ref(x, gamma, beta):
+    mu = x.mean(axis=-1, keepdims=True)
+    var = x.var(axis=-1, keepdims=True)
+    return (x - mu) / np.sqrt(var + 1e-5) * gamma + beta
+
+
+def _huber_ref(a, b):
+    d = np.abs(a - b)
+    return np.where(d < 1.0, 0.5 * d * d, d - 0.5).mean()
+
+
+def _probs(x):
+    """Deterministic target probabilities of x's shape (rows sum to 1)."""
+    p = np.arange(1, int(np.prod(x.shape)) + 1, dtype=np.float64).reshape(x.shape)
+    return p / p.sum(axis=-1, keepdims=True)
+
+
+def _attention_ref(q, k, v, causal=False):
+    s = q @ np.swapaxes(k, -1, -2) / np.sqrt(q.shape[-1])
+    if causal:
+        s = np.where(np.tril(np.ones(s.shape[-2:], bool)), s, -np.inf)
+    return _softmax(s, -1) @ v
+
+
 def _bad_binary(f):
     return lambda: f(Variable(np.zeros((2, 3))), Variable(np.zeros((4,))))
 
@@ -470,6 +499,38 @@ OPS = [
            lambda x: _windows(x, 2, 1, 1).mean(axis=(2, 3)),
            [((1, 2, 4, 4),), ((0, 1, 3, 3),)],
            covers=('average_pooling', 'AveragePooling2D', 'AveragePooling2DGrad')),
+    # --- activations and losses added beside PyTorch's names -----------------------------
+    OpInfo('elu', lambda x: F.elu(x, 0.7), lambda x: np.where(x > 0, x, 0.7 * np.expm1(x)),
+           UNARY, covers=('elu', 'ELU'), domain=away_from(0.0)),
+    OpInfo('erf', F.erf, _erf, UNARY, covers=('erf', 'Erf')),
+    OpInfo('gelu', F.gelu, lambda x: 0.5 * x * (1 + _erf(x / np.sqrt(2))), UNARY,
+           covers=('gelu', 'GELU')),
+    OpInfo('gelu_tanh', lambda x: F.gelu(x, approximate='tanh'),
+           lambda x: 0.5 * x * (1 + np.tanh(np.sqrt(2 / np.pi) * (x + 0.044715 * x ** 3))),
+           UNARY),
+    OpInfo('softplus', lambda x: F.softplus(x, beta=2.0),
+           lambda x: np.log1p(np.exp(2.0 * x)) / 2.0, UNARY, covers=('softplus', 'Softplus')),
+    OpInfo('silu', F.silu, lambda x: x * _sigmoid(x), UNARY, covers=('silu',)),
+    OpInfo('hardtanh', F.hardtanh, lambda x: np.clip(x, -1.0, 1.0), UNARY,
+           covers=('hardtanh',), domain=away_from(-1.0, 1.0), ints=None),
+    OpInfo('layer_norm', F.layer_norm, _layer_norm_ref,
+           [((4, 3), (3,), (3,)), ((2, 2, 3), (3,), (3,)), ((0, 3), (3,), (3,))],
+           covers=('layer_norm', 'LayerNorm'), ints=None, rtol=1e-3),
+    OpInfo('huber_loss', F.huber_loss, _huber_ref, [((4, 2), (4, 2)), ((3,), (3,))],
+           covers=('huber_loss',), smooth=False, ints=None),
+    OpInfo('kl_div', lambda x: F.kl_div(x, _probs(x)),
+           lambda x: (_probs(x) * (np.log(_probs(x)) - x)).sum() / len(x),
+           [((3, 4),), ((2, 2),)], covers=('kl_div',), ints=None),
+    OpInfo('nll_loss', lambda x: F.nll_loss(x, _labels(x)),
+           lambda x: -x[np.arange(len(x)), _labels(x)].sum() / len(x), [((3, 4),), ((1, 2),)],
+           covers=('nll_loss',), ints=None),
+    OpInfo('scaled_dot_product_attention', F.scaled_dot_product_attention, _attention_ref,
+           [((2, 3, 4), (2, 5, 4), (2, 5, 2)), ((3, 4), (5, 4), (5, 2))],
+           covers=('scaled_dot_product_attention',), ints=None),
+    OpInfo('attention_causal', lambda q, k, v: F.scaled_dot_product_attention(
+        q, k, v, mask=F.causal_mask(q.shape[-2], k.shape[-2], xp=_xp(q))),
+        lambda q, k, v: _attention_ref(q, k, v, causal=True),
+        [((2, 3, 4), (2, 3, 4), (2, 3, 2))], covers=('causal_mask',), ints=None),
 ]
 
 # Public names of dezero.functions (and Function classes) without an entry, and why.
@@ -481,13 +542,9 @@ EXCLUDED = {
     'col2im_array': 'array helper behind col2im',
     # abstract base shared by Max and Min
     '_MaxMin': 'base class of Max/Min',
-    # TODO(conform): entries for helper apilayers' new functions (landed on main after the
-    # registry's first version); listed here so that the coverage test passes meanwhile.
-    'elu': 'TODO', 'ELU': 'TODO', 'erf': 'TODO', 'Erf': 'TODO', 'gelu': 'TODO',
-    'GELU': 'TODO', 'softplus': 'TODO', 'Softplus': 'TODO', 'silu': 'TODO',
-    'hardtanh': 'TODO', 'layer_norm': 'TODO', 'LayerNorm': 'TODO', 'huber_loss': 'TODO',
-    'kl_div': 'TODO', 'nll_loss': 'TODO', 'scaled_dot_product_attention': 'TODO',
-    'causal_mask': 'TODO', 'argmax': 'TODO', 'argmin': 'TODO',
+    # not differentiable: integer indices
+    'argmax': 'indices, no gradient',
+    'argmin': 'indices, no gradient',
 }
 
 BY_NAME = {op.name: op for op in OPS}

@@ -175,7 +175,7 @@ class Erf(Function):
 
     def backward(self, gy):
         x, = self.inputs
-        return gy * (exp(-(x * x)) * (2.0 / math.sqrt(math.pi)))
+        return gy * (exp((x * x) * -1.0) * (2.0 / math.sqrt(math.pi)))  # no -bool in NumPy
 
 
 def square(x):
