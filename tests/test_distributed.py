@@ -198,6 +198,17 @@ def test_multi_node_optimizer_broadcasts_once_then_allreduces_before_each_update
     assert opt.actual_optimizer.lr == 0.5 and opt.lr == 0.5
 
 
+def test_multi_node_optimizer_follows_a_scheduler_of_the_wrapped_optimizer():
+    model = _model_and_grads()
+    adam = optimizers.Adam(alpha=0.1).setup(model)
+    scheduler = optimizers.StepLR(adam, step_size=1, gamma=0.5)
+    opt = distributed.create_multi_node_optimizer(adam, FakeComm())
+    scheduler.step()
+    assert opt.alpha == 0.05
+    opt.update()
+    assert adam.t == 1
+
+
 def test_multi_node_optimizer_state_files_are_the_wrapped_optimizers(tmp_path):
     model = _model_and_grads()
     plain = optimizers.Adam().setup(model)

@@ -187,8 +187,15 @@ class _Watchdog:
                     f"dezero.distributed: rank {comm.rank} of {comm.size} waited more than "
                     f"{self.timeout:g} s in {self.what}: another rank died, hangs or runs a "
                     "different number of steps; aborting the job.\n")
-                sys.stderr.flush()
-                comm.abort(1)
+                _abort(comm.mpi_comm)
+
+
+def _abort(mpi_comm, code=1):
+    """MPI_Abort after the message on stderr had a moment to reach mpiexec (which forwards
+    each rank's output and may drop what it has not read yet once the job is aborted)."""
+    sys.stderr.flush()
+    time.sleep(0.2)
+    mpi_comm.Abort(code)
 
 
 def _install_abort_hook(mpi_comm):
@@ -201,8 +208,7 @@ def _install_abort_hook(mpi_comm):
         previous(exc_type, exc, tb)
         sys.stderr.write(f"dezero.distributed: uncaught {exc_type.__name__} on rank "
                          f"{mpi_comm.Get_rank()}; aborting all {mpi_comm.Get_size()} ranks.\n")
-        sys.stderr.flush()
-        mpi_comm.Abort(1)
+        _abort(mpi_comm)
 
     hook._dezero_aborts = True
     sys.excepthook = hook
@@ -522,6 +528,8 @@ class MultiNodeOptimizer:
     The first update() broadcasts rank 0's parameters first (like ChainerMN), so that
     models built lazily on their first call start equal; call comm.bcast_data(model)
     yourself before training when the first step must already be exact.
+    Learning-rate schedulers take the wrapped optimizer: create them before wrapping
+    it, or on `optimizer.actual_optimizer`.
     Create it with create_multi_node_optimizer().
     """
 
