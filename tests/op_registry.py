@@ -337,6 +337,8 @@ OPS = [
            domain=away_from(0.0), ints='keep', bools=False),
     OpInfo('leaky_relu', lambda x: F.leaky_relu(x, 0.1), lambda x: np.where(x > 0, x, 0.1 * x),
            UNARY, covers=('leaky_relu', 'LeakyReLU'), domain=away_from(0.0)),
+    OpInfo('leaky_relu_default', F.leaky_relu, lambda x: np.where(x > 0, x, 0.2 * x),
+           [((3, 4),), ((2, 3, 2),)], domain=away_from(0.0)),
     OpInfo('softmax', F.softmax, _softmax, [((2, 3),), ((2, 0),), ((1, 4, 2),)],
            covers=('softmax', 'Softmax'),
            bad=lambda: F.softmax(np.zeros(3)), bad_name='softmax'),
