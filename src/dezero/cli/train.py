@@ -7,6 +7,7 @@ a crash loses at most the epoch in progress, and --resume continues from there.
 """
 import argparse
 import contextlib
+import importlib.util
 import json
 import math
 import os
@@ -98,6 +99,9 @@ def add_parser(subparsers):
                         '-m dezero train --distributed ...; needs dezero[mpi]): --batch-size is '
                         'the global batch, split over the ranks; with --gpu, NCCL and one GPU '
                         'per rank; rank 0 writes the run folder')
+    p.add_argument('--tensorboard', nargs='?', const='', default=None, metavar='DIR',
+                   help='also write TensorBoard event files (scalars, histograms every 5 '
+                        'epochs) to DIR (default RUN_DIR/tensorboard); needs tensorboardX')
     p.set_defaults(func=run, parser=p)
     return p
 
@@ -238,6 +242,10 @@ def run(args):
         except RuntimeError as e:
             print(f"error: --gpu: {e}", file=sys.stderr)
             return 1
+    if args.tensorboard is not None and importlib.util.find_spec('tensorboardX') is None:
+        print("error: --tensorboard needs tensorboardX: pip install 'dezero[tensorboard]'",
+              file=sys.stderr)
+        return 1
     comm = None
     if args.distributed:
         # Every check above gives the same answer on every rank, so all ranks have
@@ -311,11 +319,18 @@ def run(args):
         if root:
             _save_checkpoint(run_dir, model, optimizer, history)
 
+    callbacks = []
+    if args.tensorboard is not None and root:
+        from dezero.callbacks import TensorBoard
+        log_dir = args.tensorboard or os.path.join(run_dir, 'tensorboard')
+        callbacks.append(TensorBoard(log_dir, histogram_every=5))
+        say(f"TensorBoard events: {log_dir} (view with: tensorboard --logdir {log_dir})")
     try:
         # TerminateOnNaN first: a diverged epoch is never checkpointed.
         fit(model, optimizer, train_loader, test_loader, epochs=config['epochs'],
             gpu=args.gpu, progress=not args.no_progress, history=history,
-            on_epoch_end=[TerminateOnNaN(batches=comm is None), checkpoint])
+            on_epoch_end=[TerminateOnNaN(batches=comm is None), checkpoint],
+            callbacks=callbacks)
     except TrainingDiverged as e:
         if history and history[-1]['epoch'] == e.epoch:  # recorded, never checkpointed
             history.pop()
