@@ -273,6 +273,13 @@ def _attention_ref(q, k, v, causal=False):
     return _softmax(s, -1) @ v
 
 
+def _smoothed_ce_ref(x, eps=0.2):
+    lp = np.log(_softmax(x))
+    q = np.full_like(x, eps / x.shape[1])
+    q[np.arange(len(x)), _labels(x)] += 1 - eps
+    return -(q * lp).sum() / len(x)
+
+
 def _bad_binary(f):
     return lambda: f(Variable(np.zeros((2, 3))), Variable(np.zeros((4,))))
 
@@ -533,6 +540,9 @@ OPS = [
         q, k, v, mask=F.causal_mask(q.shape[-2], k.shape[-2], xp=_xp(q))),
         lambda q, k, v: _attention_ref(q, k, v, causal=True),
         [((2, 3, 4), (2, 3, 4), (2, 3, 2))], covers=('causal_mask',), ints=None),
+    OpInfo('softmax_cross_entropy_smoothing',
+           lambda x: F.softmax_cross_entropy(x, _labels(x), label_smoothing=0.2),
+           _smoothed_ce_ref, [((3, 4),), ((1, 2),)], ints=None),
 ]
 
 # Public names of dezero.functions (and Function classes) without an entry, and why.
