@@ -240,7 +240,11 @@ class MpiCommunicator:
         self.intra_rank, self.intra_size = node.Get_rank(), node.Get_size()
         node.Free()
         if timeout is None and os.environ.get(TIMEOUT_ENV):
-            timeout = float(os.environ[TIMEOUT_ENV])
+            try:
+                timeout = float(os.environ[TIMEOUT_ENV])
+            except ValueError:
+                raise ValueError(f"{type(self).__name__}: ${TIMEOUT_ENV} must be a number of "
+                                 f"seconds, got {os.environ[TIMEOUT_ENV]!r}.") from None
         if timeout is not None and not timeout > 0:
             raise ValueError(f"{type(self).__name__}: timeout must be a positive number of "
                              f"seconds or None, got {timeout!r}.")
