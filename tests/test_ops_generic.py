@@ -264,12 +264,16 @@ DEFAULT_EXAMPLES = 4     # x 78 fuzzed entries: about 300 cases in the default r
 SLOW_EXAMPLES = 140      # x 78 fuzzed entries: about 10,900 cases with -m slow
 
 
-def _fuzz_case(op, seed, index, scale):
+def _fuzz_case(op, seed, index, scale, shape=None):
     """Gradient check of op on sample `index` drawn with `seed`, values scaled by `scale`
     (domains keep their kinks and poles out, so the scale only multiplies real-valued
-    domains); records the case in registry.FUZZ_STATS."""
+    domains); elementwise entries (shapes UNARY) take the drawn `shape` instead. Records
+    the case in registry.FUZZ_STATS."""
     rng = np.random.RandomState(seed)
-    shapes = op.shapes[index % len(op.shapes)]
+    if op.shapes is registry.UNARY and shape is not None:
+        shapes = (tuple(shape),)
+    else:
+        shapes = op.shapes[index % len(op.shapes)]
     arrays = [op.domain(rng, s) for s in shapes]
     if op.domain is registry.real:
         arrays = [a * scale for a in arrays]
@@ -288,9 +292,11 @@ def _fuzz(op, examples):
     @settings(max_examples=examples, deadline=None, derandomize=True, database=None,
               suppress_health_check=list(HealthCheck))
     @given(seed=st.integers(0, 2 ** 31 - 1), index=st.integers(0, 7),
-           scale=st.sampled_from([0.25, 0.5, 1.0, 1.5]))
-    def run(seed, index, scale):
-        assert _fuzz_case(op, seed, index, scale), f"{op.name} seed={seed} index={index}"
+           scale=st.sampled_from([0.25, 0.5, 1.0, 1.5]),
+           shape=st.lists(st.integers(0, 3), max_size=3))
+    def run(seed, index, scale, shape):
+        assert _fuzz_case(op, seed, index, scale, shape), \
+            f"{op.name} seed={seed} index={index} scale={scale} shape={shape}"
     run()
 
 
