@@ -287,6 +287,9 @@ class Layer:
         the previous checkpoint. GPU arrays are copied to NumPy (the model stays
         where it is). Raises ValueError if a lazily-created parameter has not
         been built yet (call the model on one input first).
+
+        A path ending in '.safetensors' writes that format (needs the safetensors
+        package), keyed "l0.W" (dots for slashes), in dezero's layouts.
         """
         return serializers.save_weights(self, path)
 
@@ -321,6 +324,8 @@ class Layer:
         on the device (NumPy/CuPy) each parameter is on; unbuilt ones go where
         the model's built parameters are (NumPy for a model with none built).
         A path without '.npz' is also tried with it, mirroring save_weights.
+        A '.safetensors' path reads that format, validated the same way from its
+        header before any tensor is read.
         """
         serializers.load_weights(self, path)
 
