@@ -1,7 +1,7 @@
 """dezero: a define-by-run deep-learning framework (Deep Learning from Scratch 3)."""
 from dezero.core import (  # noqa: F401
-    Config, Function, Parameter, Variable, as_array, as_variable, no_grad, setup_variable,
-    test_mode, using_config)
+    Config, Function, Parameter, Variable, as_array, as_variable, from_dlpack, no_grad,
+    setup_variable, test_mode, using_config)
 from dezero import cuda, functions  # noqa: F401
 from dezero.functions._variable_methods import VARIABLE_METHODS as _VARIABLE_METHODS
 
@@ -11,7 +11,7 @@ setup_variable(_VARIABLE_METHODS)
 from dezero import utils  # noqa: E402,F401
 from dezero.anomaly import (  # noqa: E402,F401
     AnomalyError, detect_anomaly, is_anomaly_enabled, set_detect_anomaly)
-from dezero.cuda import from_dlpack, manual_seed  # noqa: F401
+from dezero.cuda import manual_seed  # noqa: F401
 from dezero import layers, models, optimizers  # noqa: F401
 from dezero import datasets, dataloaders, transforms  # noqa: F401
 from dezero import onnx  # noqa: F401  (exporter only; the onnx package loads on export)

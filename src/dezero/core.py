@@ -387,6 +387,18 @@ def as_array(x, array_module=np):
     return x
 
 
+def from_dlpack(obj):
+    """A Variable sharing memory with obj, any object with __dlpack__ (a PyTorch tensor, a
+    CuPy or NumPy array, a JAX array, another Variable): no copy, so a write on one side
+    is seen on the other.
+
+    Host memory becomes a NumPy array (NumPy >= 1.23), CUDA memory a CuPy one (needs
+    CuPy). Raises TypeError for objects without the protocol and ValueError for a device
+    neither supports.
+    """
+    return Variable(cuda.array_from_dlpack(obj))
+
+
 def as_variable(obj):
     """Return obj if it is a Variable, else wrap it (an ndarray) in a Variable."""
     if isinstance(obj, Variable):

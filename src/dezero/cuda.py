@@ -103,16 +103,9 @@ def as_cupy(x):
 _DLPACK_CPU, _DLPACK_CUDA_TYPES = (1, 3), (2, 13)
 
 
-def from_dlpack(obj):
-    """A Variable sharing memory with obj, any object with __dlpack__ (a PyTorch tensor, a
-    CuPy or NumPy array, a JAX array, another Variable): no copy, so a write on one side
-    is seen on the other.
-
-    Host memory becomes a NumPy array (NumPy >= 1.23), CUDA memory a CuPy one (needs
-    CuPy). Raises TypeError for objects without the protocol and ValueError for a device
-    neither supports.
-    """
-    from dezero.core import Variable
+def array_from_dlpack(obj):
+    """The array (NumPy for host memory, CuPy for CUDA memory) sharing memory with obj, any
+    object with __dlpack__ and __dlpack_device__; see dezero.from_dlpack."""
     if not hasattr(obj, '__dlpack__') or not hasattr(obj, '__dlpack_device__'):
         raise TypeError(f"from_dlpack: expected an object with __dlpack__ and "
                         f"__dlpack_device__ (a PyTorch tensor, CuPy/NumPy/JAX array), got "
@@ -122,9 +115,9 @@ def from_dlpack(obj):
         if not hasattr(np, 'from_dlpack'):
             raise RuntimeError(f"from_dlpack: NumPy {np.__version__} lacks from_dlpack; "
                                "upgrade to NumPy 1.23 or newer.")
-        return Variable(np.from_dlpack(obj))
+        return np.from_dlpack(obj)
     if device in _DLPACK_CUDA_TYPES:
-        return Variable(require_cupy().from_dlpack(obj))
+        return require_cupy().from_dlpack(obj)
     raise ValueError(f"from_dlpack: {type(obj).__name__} lives on DLPack device type "
                      f"{device}; dezero reads host memory (NumPy) and CUDA memory (CuPy).")
 

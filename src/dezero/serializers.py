@@ -166,6 +166,18 @@ class ArraySpec:
         return f"ArraySpec({self.shape}, {self.dtype})"
 
 
+def _checked_path(path, who, what):
+    """(path as str, bad(why) -> ValueError naming the file); FileNotFoundError if missing."""
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"{who}: no such file {path!r}")
+
+    def bad(why):
+        return ValueError(f"{who}: cannot read {path!r}: the file is truncated, corrupt or not "
+                          f"{what} ({why}).")
+    return path, bad
+
+
 def read_npz_headers(path, who='read_npz_headers'):
     """{key: ArraySpec} of an .npz from the .npy headers inside it, reading no array data.
 
@@ -173,13 +185,7 @@ def read_npz_headers(path, who='read_npz_headers'):
     bytes of reading). ValueError naming the file when it is not an .npz of plain numeric
     arrays, or when a header announces more (or less) data than its member holds.
     """
-    path = os.fspath(path)
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"{who}: no such file {path!r}")
-
-    def bad(why):
-        return ValueError(f"{who}: cannot read {path!r}: the file is truncated, corrupt or not "
-                          f"an .npz written by dezero ({why}).")
+    path, bad = _checked_path(path, who, 'an .npz written by dezero')
 
     specs = {}
     try:
@@ -430,13 +436,7 @@ def read_safetensors_headers(path, who='read_safetensors_headers'):
     or places a tensor outside the file or with a size that does not match its shape.
     """
     import json
-    path = os.fspath(path)
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"{who}: no such file {path!r}")
-
-    def bad(why):
-        return ValueError(f"{who}: cannot read {path!r}: the file is truncated, corrupt or not "
-                          f"a .safetensors file ({why}).")
+    path, bad = _checked_path(path, who, 'a .safetensors file')
 
     size = os.path.getsize(path)
     with open(path, 'rb') as f:
