@@ -6,7 +6,8 @@ import dezero.layers as L
 
 BAD = [
     # (constructor, expected message fragment)
-    (lambda: L.Linear(784, 10), r"Linear: nobias must be a bool, got 10.*L\.Linear\(10, in_size=784\)"),
+    (lambda: L.Linear(784, 10),
+     r"Linear: nobias must be a bool, got 10.*L\.Linear\(10, in_size=784\)"),
     (lambda: L.Linear(10, 1), r"nobias must be a bool"),
     (lambda: L.Linear(10, None), r"nobias must be a bool"),
     (lambda: L.Linear(0), r"out_size must be a positive int"),

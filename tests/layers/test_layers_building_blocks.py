@@ -17,9 +17,11 @@ X = np.random.RandomState(0).randn(3, 4)
 
 @pytest.mark.parametrize('layer,f', [
     (L.ReLU(), F.relu), (L.Sigmoid(), F.sigmoid), (L.Tanh(), F.tanh), (L.GELU(), F.gelu),
-    (L.GELU('tanh'), lambda x: F.gelu(x, approximate='tanh')), (L.ELU(0.5), lambda x: F.elu(x, 0.5)),
+    (L.GELU('tanh'), lambda x: F.gelu(x, approximate='tanh')),
+    (L.ELU(0.5), lambda x: F.elu(x, 0.5)),
     (L.SiLU(), F.silu), (L.Softplus(2.0), lambda x: F.softplus(x, 2.0)),
-    (L.LeakyReLU(0.1), lambda x: F.leaky_relu(x, 0.1)), (L.Hardtanh(-2, 2), lambda x: F.hardtanh(x, -2, 2)),
+    (L.LeakyReLU(0.1), lambda x: F.leaky_relu(x, 0.1)),
+    (L.Hardtanh(-2, 2), lambda x: F.hardtanh(x, -2, 2)),
     (L.Softmax(axis=-1), lambda x: F.softmax(x, axis=-1)), (L.LogSoftmax(), F.log_softmax),
     (L.Identity(), lambda x: x),
 ], ids=lambda v: type(v).__name__ if isinstance(v, L.Layer) else '')

@@ -80,7 +80,8 @@ def test_layer_dict_behaves_like_a_dict():
 
 
 @pytest.mark.parametrize('make,error,message', [
-    (lambda: L.LayerList([L.Linear(2), F.relu]), TypeError, r'LayerList.append: members must be Layers'),
+    (lambda: L.LayerList([L.Linear(2), F.relu]), TypeError,
+     r'LayerList.append: members must be Layers'),
     (lambda: L.LayerList(L.Linear(2)), TypeError, r'wrap it in a list'),
     (lambda: L.LayerList([L.Linear(2)])['0'], TypeError, r'indices must be integers'),
     (lambda: L.LayerList([L.Linear(2)])[1], IndexError, r'index 1 is out of range for 1'),
@@ -88,8 +89,10 @@ def test_layer_dict_behaves_like_a_dict():
     (lambda: L.LayerDict({'params': L.Linear(2)}), ValueError, r"key 'params' cannot name"),
     (lambda: L.LayerDict({'a/b': L.Linear(2)}), ValueError, r"key 'a/b' cannot name"),
     (lambda: L.LayerDict({'a': np.zeros(2)}), TypeError, r'LayerDict: members must be Layers'),
-    (lambda: L.LayerList([L.Linear(2)])(np.zeros((1, 2))), TypeError, r'LayerList is not callable'),
-    (lambda: L.LayerDict({'a': L.Linear(2)})(np.zeros((1, 2))), TypeError, r'LayerDict is not callable'),
+    (lambda: L.LayerList([L.Linear(2)])(np.zeros((1, 2))), TypeError,
+     r'LayerList is not callable'),
+    (lambda: L.LayerDict({'a': L.Linear(2)})(np.zeros((1, 2))), TypeError,
+     r'LayerDict is not callable'),
 ])
 def test_bad_use_is_a_clear_error(make, error, message):
     with pytest.raises(error, match=message):
