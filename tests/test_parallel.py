@@ -85,3 +85,26 @@ def test_max_pooling_split_over_threads_matches_one_thread(monkeypatch, dtype):
     assert 2 in splits
     for one, two in zip(results['1'], results['2']):
         np.testing.assert_array_equal(two, one)
+
+
+@pytest.mark.parametrize('dtype', [np.float32, np.float64])
+def test_relu_split_over_threads_matches_one_thread(monkeypatch, dtype):
+    rng = np.random.RandomState(2)
+    x = rng.randn(_parallel.ELEMENTWISE_MIN + 5).astype(dtype).reshape(-1, 1)
+    gy = rng.randn(*x.shape).astype(dtype)
+    results = {}
+    splits = []
+    run = _parallel.run
+    monkeypatch.setattr(_parallel, 'run', lambda fn, parts: splits.append(len(parts)) or
+                        run(fn, parts))
+    for threads in ('1', '2'):
+        monkeypatch.setenv('DEZERO_NUM_THREADS', threads)
+        xv = Variable(x)
+        y = F.relu(xv)
+        y.grad = Variable(gy)
+        y.backward()
+        results[threads] = [y.data, xv.grad.data]
+    assert splits.count(2) == 2  # forward and backward both split
+    for one, two in zip(results['1'], results['2']):
+        assert two.dtype == dtype
+        np.testing.assert_array_equal(two, one)

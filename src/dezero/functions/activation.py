@@ -7,7 +7,7 @@ so it can be differentiated again.
 """
 import numpy as np
 
-from dezero import utils_array
+from dezero import _parallel, utils_array
 from dezero.core import Function, Variable, as_variable
 from dezero.cuda import get_array_module
 from dezero.functions.math import _erf_array, erf, exp, tanh
@@ -58,7 +58,13 @@ class ReLU(Function):
     """max(x, 0)."""
 
     def forward(self, x):
-        return get_array_module(x).maximum(x, 0)
+        xp = get_array_module(x)
+        if x.size >= _parallel.ELEMENTWISE_MIN and xp is np and x.dtype.kind == 'f':
+            # large: split over threads
+            y = _parallel.elementwise(xp, _relu_kernel, xp.empty_like(x), x)
+            if y is not None:
+                return y
+        return xp.maximum(x, 0)
 
     def backward(self, gy):
         # The mask comes from the output (y > 0 exactly where x > 0): no copy of x is kept.
@@ -66,7 +72,22 @@ class ReLU(Function):
         return gy * (y.data > 0)
 
     def backward_arrays(self, gy):
-        return gy * (self.outputs[0]().data > 0)
+        y = self.outputs[0]().data
+        if gy.size >= _parallel.ELEMENTWISE_MIN and gy.dtype == y.dtype and \
+                gy.dtype.kind == 'f':
+            gx = _parallel.elementwise(get_array_module(y), _relu_grad_kernel,
+                                       np.empty_like(gy), gy, y)
+            if gx is not None:
+                return gx
+        return gy * (y > 0)
+
+
+def _relu_kernel(x, out):
+    return np.maximum(x, 0, out=out)
+
+
+def _relu_grad_kernel(gy, y, out):
+    return np.multiply(gy, y > 0, out=out)
 
 
 def relu(x):
