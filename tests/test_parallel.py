@@ -39,72 +39,51 @@ def test_run_returns_results_in_order_and_restores_blas_threads(monkeypatch):
     assert [lc.get_num_threads() for lc in _parallel._blas_controllers()] == before
 
 
+def _one_and_two_threads(monkeypatch, compute):
+    """{'1': compute(), '2': compute()} under DEZERO_NUM_THREADS=1 and 2, and the number of
+    parts each _parallel.run call got."""
+    splits = []
+    run = _parallel.run
+    monkeypatch.setattr(_parallel, 'run', lambda fn, parts: splits.append(len(parts)) or
+                        run(fn, parts))
+    results = {}
+    for threads in ('1', '2'):
+        monkeypatch.setenv('DEZERO_NUM_THREADS', threads)
+        results[threads] = compute()
+    return results, splits
+
+
+def _forward_backward(f, gy, *inputs):
+    """[y, grads of the inputs] of y = f(*inputs) with y's gradient gy."""
+    vs = [Variable(a) for a in inputs]
+    y = f(*vs)
+    y.grad = Variable(gy)
+    y.backward()
+    return [y.data] + [v.grad.data for v in vs]
+
+
+# (name, function, input shapes, exact): batches big enough to be split in two
+SPLIT_CASES = [
+    ('conv2d pad 1', lambda x, W, b: F.conv2d(x, W, b, stride=1, pad=1),
+     [(20, 3, 9, 8), (5, 3, 3, 3), (5,)], False),
+    ('conv2d stride 2', lambda x, W, b: F.conv2d(x, W, b, stride=2, pad=0),
+     [(20, 3, 9, 8), (5, 3, 3, 3), (5,)], False),
+    ('max pooling 2x2', lambda x: F.pooling(x, 2, 2), [(18, 3, 7, 6)], True),
+    ('relu', F.relu, [(_parallel.ELEMENTWISE_MIN + 5, 1)], True),
+]
+
+
 @pytest.mark.parametrize('dtype', [np.float32, np.float64])
-@pytest.mark.parametrize('stride,pad', [(1, 1), (2, 0)])
-def test_conv2d_split_over_threads_matches_one_thread(monkeypatch, dtype, stride, pad):
+@pytest.mark.parametrize('name,f,shapes,exact', SPLIT_CASES, ids=[c[0] for c in SPLIT_CASES])
+def test_split_over_threads_matches_one_thread(monkeypatch, dtype, name, f, shapes, exact):
     rng = np.random.RandomState(0)
-    x = rng.randn(20, 3, 9, 8).astype(dtype)
-    W = rng.randn(5, 3, 3, 3).astype(dtype)
-    b = rng.randn(5).astype(dtype)
-    results = {}
-    splits = []
-    run = _parallel.run
-    monkeypatch.setattr(_parallel, 'run', lambda fn, parts: splits.append(len(parts)) or
-                        run(fn, parts))
-    for threads in ('1', '2'):
-        monkeypatch.setenv('DEZERO_NUM_THREADS', threads)
-        xv, Wv, bv = Variable(x), Variable(W), Variable(b)
-        y = F.conv2d(xv, Wv, bv, stride=stride, pad=pad)
-        F.sum(y * y).backward()
-        results[threads] = [y.data, xv.grad.data, Wv.grad.data, bv.grad.data]
-    assert 2 in splits  # the two-thread pass really split the batch
-    rtol = 1e-5 if dtype == np.float32 else 1e-12
-    for one, two in zip(results['1'], results['2']):
-        assert two.dtype == dtype
-        np.testing.assert_allclose(two, one, rtol=rtol, atol=rtol)
-
-
-@pytest.mark.parametrize('dtype', [np.float32, np.float64])
-def test_max_pooling_split_over_threads_matches_one_thread(monkeypatch, dtype):
-    rng = np.random.RandomState(1)
     # few distinct values: many ties, whose gradient must still go to the first maximum
-    x = rng.randint(0, 3, size=(18, 3, 7, 6)).astype(dtype)
-    gy = rng.randn(18, 3, 3, 3).astype(dtype)
-    results = {}
-    splits = []
-    run = _parallel.run
-    monkeypatch.setattr(_parallel, 'run', lambda fn, parts: splits.append(len(parts)) or
-                        run(fn, parts))
-    for threads in ('1', '2'):
-        monkeypatch.setenv('DEZERO_NUM_THREADS', threads)
-        xv = Variable(x)
-        y = F.pooling(xv, 2, 2)
-        y.grad = Variable(gy)
-        y.backward()
-        results[threads] = [y.data, xv.grad.data]
-    assert 2 in splits
-    for one, two in zip(results['1'], results['2']):
-        np.testing.assert_array_equal(two, one)
-
-
-@pytest.mark.parametrize('dtype', [np.float32, np.float64])
-def test_relu_split_over_threads_matches_one_thread(monkeypatch, dtype):
-    rng = np.random.RandomState(2)
-    x = rng.randn(_parallel.ELEMENTWISE_MIN + 5).astype(dtype).reshape(-1, 1)
-    gy = rng.randn(*x.shape).astype(dtype)
-    results = {}
-    splits = []
-    run = _parallel.run
-    monkeypatch.setattr(_parallel, 'run', lambda fn, parts: splits.append(len(parts)) or
-                        run(fn, parts))
-    for threads in ('1', '2'):
-        monkeypatch.setenv('DEZERO_NUM_THREADS', threads)
-        xv = Variable(x)
-        y = F.relu(xv)
-        y.grad = Variable(gy)
-        y.backward()
-        results[threads] = [y.data, xv.grad.data]
-    assert splits.count(2) == 2  # forward and backward both split
+    inputs = [rng.randint(-2, 3, size=s).astype(dtype) for s in shapes]
+    gy = rng.randn(*f(*inputs).shape).astype(dtype)
+    results, splits = _one_and_two_threads(
+        monkeypatch, lambda: _forward_backward(f, gy, *inputs))
+    assert 2 in splits, f"{name}: the two-thread pass did not split"
+    tol = 0 if exact else (1e-5 if dtype == np.float32 else 1e-12)
     for one, two in zip(results['1'], results['2']):
         assert two.dtype == dtype
-        np.testing.assert_array_equal(two, one)
+        np.testing.assert_allclose(two, one, rtol=tol, atol=tol)
