@@ -34,7 +34,7 @@ def pin_blas(threads):
         from threadpoolctl import threadpool_info, threadpool_limits
     except ImportError:
         return {}
-    import numpy  # noqa: F401 - load the BLAS so that threadpoolctl sees it
+    import numpy  # noqa: F401 (load the BLAS so that threadpoolctl sees it)
     threadpool_limits(threads, user_api='blas')
     return {i['internal_api']: i['num_threads'] for i in threadpool_info()
             if i['user_api'] == 'blas'}

@@ -9,10 +9,10 @@ import _harness
 
 args = _harness.parse_args(__doc__)
 
-import numpy as np  # noqa: E402
+import numpy as np
 
-import dezero.functions as F  # noqa: E402
-from dezero import Variable  # noqa: E402
+import dezero.functions as F
+from dezero import Variable
 
 torch = _harness.pin_torch(args.threads)
 
@@ -37,7 +37,7 @@ CASES = [
 ]
 
 
-def _bn(x, c, _cache={}):
+def _bn(x, c, _cache={}):  # noqa: B006 (a deliberate per-process cache)
     if c not in _cache:
         _cache[c] = (Variable(np.ones(c, np.float32)), Variable(np.zeros(c, np.float32)),
                      np.zeros(c, np.float32), np.ones(c, np.float32))
@@ -45,7 +45,7 @@ def _bn(x, c, _cache={}):
     return F.batch_norm(x, gamma, beta, mean, var)
 
 
-def _tbn(x, c, _cache={}):
+def _tbn(x, c, _cache={}):  # noqa: B006 (a deliberate per-process cache)
     if c not in _cache:
         _cache[c] = (torch.ones(c, requires_grad=True), torch.zeros(c, requires_grad=True),
                      torch.zeros(c), torch.ones(c))

@@ -32,7 +32,7 @@ def _extra(p):
 
 args = _harness.parse_args(__doc__, _extra)
 
-import numpy as np  # noqa: E402
+import numpy as np
 
 B = args.batch
 

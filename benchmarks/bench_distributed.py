@@ -1,4 +1,4 @@
-"""Data-parallel scaling: the MLP 784-1000-1000-10 (ReLU, SGD), batch 100 per rank, on 1 and 2 ranks.
+"""Data-parallel scaling: the MLP 784-1000-1000-10 (ReLU, SGD), batch 100 per rank, 1 and 2 ranks.
 
     python benchmarks/bench_distributed.py [--ranks 1,2] [--launches 3] [--steps 40]
                                            [--rounds 5] [--gpu]

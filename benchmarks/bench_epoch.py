@@ -22,11 +22,11 @@ import _harness
 args = _harness.parse_args(__doc__, lambda p: p.add_argument(
     '--model', choices=['cnn', 'mlp', 'both'], default='both'))
 
-import numpy as np  # noqa: E402
+import numpy as np
 
-from dezero.cli import data, nets  # noqa: E402
-from dezero.dataloaders import DataLoader  # noqa: E402
-from dezero.training import fit  # noqa: E402
+from dezero.cli import data, nets
+from dezero.dataloaders import DataLoader
+from dezero.training import fit
 
 torch = _harness.pin_torch(args.threads)
 BATCH, HIDDEN, LR = 32, 64, 0.005

@@ -14,9 +14,8 @@ args = _harness.parse_args(__doc__, lambda p: (
     p.add_argument('--device', choices=['gpu', 'cpu'], default='gpu'),
     p.add_argument('--only', default='', help='comma-separated subset: mlp,cnn,lstm')))
 
-import numpy as np  # noqa: E402
-
-import _gpu_workloads  # noqa: E402
+import _gpu_workloads
+import numpy as np
 
 torch = _harness.pin_torch(args.threads)
 ON_GPU = args.device == 'gpu'

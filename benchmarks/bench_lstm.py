@@ -13,12 +13,12 @@ args = _harness.parse_args(
     __doc__, lambda p: p.add_argument('--profile', action='store_true',
                                       help='also print a cProfile of 20 dezero steps'))
 
-import numpy as np  # noqa: E402
+import numpy as np
 
-import dezero  # noqa: E402
-import dezero.functions as F  # noqa: E402
-import dezero.layers as L  # noqa: E402
-from dezero import optimizers  # noqa: E402
+import dezero
+import dezero.functions as F
+import dezero.layers as L
+from dezero import optimizers
 
 torch = _harness.pin_torch(args.threads)
 

@@ -11,11 +11,11 @@ args = _harness.parse_args(
     __doc__, lambda p: p.add_argument('--profile', action='store_true',
                                       help='also print a cProfile of 50 dezero steps'))
 
-import numpy as np  # noqa: E402
+import numpy as np
 
-import dezero.functions as F  # noqa: E402
-from dezero import optimizers  # noqa: E402
-from dezero.models import MLP  # noqa: E402
+import dezero.functions as F
+from dezero import optimizers
+from dezero.models import MLP
 
 torch = _harness.pin_torch(args.threads)
 

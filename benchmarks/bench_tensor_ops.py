@@ -10,10 +10,10 @@ import _harness
 
 args = _harness.parse_args(__doc__)
 
-import numpy as np  # noqa: E402
+import numpy as np
 
-import dezero  # noqa: E402
-import dezero.functions as F  # noqa: E402
+import dezero
+import dezero.functions as F
 
 torch = _harness.pin_torch(args.threads)
 rng = np.random.default_rng(0)

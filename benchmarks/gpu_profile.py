@@ -38,9 +38,8 @@ args = _harness.parse_args(__doc__, lambda p: (
     p.add_argument('--out', default=None, help='output folder (default $OUT or ./gpu_out)'),
     p.add_argument('--keep-traces', action='store_true', help='keep the Chrome traces')))
 
-import numpy as np  # noqa: E402
-
-import _gpu_workloads  # noqa: E402
+import _gpu_workloads
+import numpy as np
 
 torch = _harness.pin_torch(args.threads)
 if torch is None:

@@ -24,7 +24,8 @@ def decision_boundary(model, out, train_set):
     with dezero.no_grad():
         pred = np.argmax(model(grid).data, axis=1).reshape(xx.shape)
     fig, ax = plt.subplots(figsize=(4, 4), dpi=80)
-    ax.contourf(xx, yy, pred, levels=[-0.5, 0.5, 1.5, 2.5], colors=['#fdd0a2', '#c6dbef', '#c7e9c0'])
+    ax.contourf(xx, yy, pred, levels=[-0.5, 0.5, 1.5, 2.5],
+                colors=['#fdd0a2', '#c6dbef', '#c7e9c0'])
     x, t = train_set.data, train_set.label
     for c, (color, marker) in enumerate(zip(['#e6550d', '#3182bd', '#31a354'], 'ox^')):
         ax.scatter(x[t == c, 0], x[t == c, 1], s=14, c=color, marker=marker)

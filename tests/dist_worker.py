@@ -1,4 +1,4 @@
-"""Checks run under `mpiexec -n 2 python tests/dist_worker.py CHECK...` by tests/test_distributed.py.
+"""Checks run under `mpiexec -n 2 python tests/dist_worker.py CHECK...` (test_distributed.py).
 
 Every rank runs every named check; a check raises AssertionError (or anything else) to
 fail. Rank 0 prints one line `RESULTS <json>`: {check: {rank: None or the error}}.
@@ -278,7 +278,7 @@ def main(names):
         try:
             CHECKS[name](comm)
             results[name] = None
-        except Exception:  # noqa: BLE001 - reported to the test, whatever it is
+        except Exception:
             results[name] = traceback.format_exc(limit=4)
     everyone = comm.mpi_comm.gather(results, root=0)
     if comm.rank == 0:

@@ -55,7 +55,8 @@ def _train(kind, xp):
             model.rnn.reset_state()
             loss = 0
             for i in range(8):
-                loss = loss + F.mean_squared_error(model(xp.asarray(seq[i])), xp.asarray(seq[i + 1]))
+                loss = loss + F.mean_squared_error(model(xp.asarray(seq[i])),
+                                                   xp.asarray(seq[i + 1]))
         else:
             loss = F.softmax_cross_entropy(model(xp.asarray(x)), xp.asarray(t))
         model.cleargrads()

@@ -34,7 +34,7 @@ def test_tanh_higher_order_graph_keeps_names():
     y = F.tanh(x)
     x.name, y.name = 'x', 'y'
     y.backward(create_graph=True)
-    for i in range(3):
+    for _i in range(3):
         gx = x.grad
         x.cleargrad()
         gx.backward(create_graph=True)
@@ -77,7 +77,7 @@ def test_sine_regression_with_two_layer_net_and_manual_updates():
     y = np.sin(2 * np.pi * x) + np.random.rand(100, 1)
     l1, l2 = L.Linear(10), L.Linear(1)
     first = None
-    for i in range(2000):
+    for _i in range(2000):
         y_pred = l2(F.sigmoid(l1(x)))
         loss = F.mean_squared_error(y, y_pred)
         l1.cleargrads()
@@ -123,7 +123,7 @@ def test_spiral_training_loop_as_in_the_book():
     data_size = len(x)
     max_iter = math.ceil(data_size / batch_size)
     losses = []
-    for epoch in range(max_epoch):
+    for _epoch in range(max_epoch):
         index = np.random.permutation(data_size)
         sum_loss = 0
         for i in range(max_iter):
@@ -146,7 +146,7 @@ def test_dataloader_loop_with_accuracy_and_test_split():
     test_loader = DataLoader(test_set, 30, shuffle=False)
     model = MLP((10, 3))
     optimizer = optimizers.SGD(1.0).setup(model)
-    for epoch in range(2):
+    for _epoch in range(2):
         sum_loss, sum_acc = 0, 0
         for x, t in train_loader:
             y = model(x)

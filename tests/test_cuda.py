@@ -50,7 +50,8 @@ def test_backward_runs_on_the_backend(xp):
     assert cuda.get_array_module(x.grad) is xp
     assert x.grad.dtype == np.float32
     t = np.tanh(np.array([0.1, 0.2, 0.3]))
-    np.testing.assert_allclose(cuda.as_numpy(x.grad.data), t + np.array([0.1, 0.2, 0.3]) * (1 - t * t),
+    np.testing.assert_allclose(cuda.as_numpy(x.grad.data),
+                               t + np.array([0.1, 0.2, 0.3]) * (1 - t * t),
                                rtol=1e-5)
 
 

@@ -6,8 +6,7 @@ import numpy as np
 import pytest
 
 import dezero
-from dezero import cuda
-from dezero import datasets as D
+from dezero import cuda, datasets as D
 from dezero.dataloaders import DataLoader, SeqDataLoader
 
 

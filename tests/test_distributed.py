@@ -46,7 +46,7 @@ def mpiexec():
 
 
 def run_job(args, n=2, timeout=LAUNCH_TIMEOUT, cwd=None):
-    """Run `mpiexec -n n args...` (or plain args when n is None); kill the whole group on timeout."""
+    """Run `mpiexec -n n args...` (or plain args when n is None); kill the group on timeout."""
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(
         [str(ROOT / 'src')] + [p for p in os.environ.get('PYTHONPATH', '').split(os.pathsep) if p]),
         OMP_NUM_THREADS='1', OPENBLAS_NUM_THREADS='1', MKL_NUM_THREADS='1')

@@ -15,8 +15,13 @@ import pytest
 
 import dezero
 from dezero import download
-from dezero.download import (CorruptFileError, DownloadError, UnsafeArchiveError,
-                             extract_archive, get_file)
+from dezero.download import (
+    CorruptFileError,
+    DownloadError,
+    UnsafeArchiveError,
+    extract_archive,
+    get_file,
+)
 
 PAYLOAD = bytes(range(256)) * 400  # 102400 bytes: several read chunks
 

@@ -3,8 +3,14 @@ import numpy as np
 
 import dezero.functions as F
 from dezero import Function, Variable
-from dezero.utils import (array_allclose, array_equal, check_double_backward, gradient_check,
-                          numerical_diff, numerical_grad)
+from dezero.utils import (
+    array_allclose,
+    array_equal,
+    check_double_backward,
+    gradient_check,
+    numerical_diff,
+    numerical_grad,
+)
 
 
 def test_numerical_diff_is_a_central_difference():
@@ -88,7 +94,7 @@ class MulWithConstantGradient(Function):
 def test_check_double_backward_checks_mixed_derivatives_of_variable_args():
     x = np.array([1.0, 2.0])
     w = Variable(np.array([3.0, -1.0]))
-    f = lambda a, b: MulWithConstantGradient()(a, b)  # noqa: E731
+    f = lambda a, b: MulWithConstantGradient()(a, b)  # noqa: E731 (a one-line closure handed to the gradient check)
     assert gradient_check(f, x, w)
     assert check_double_backward(f, x, w.data)  # w held constant: only d2/dx2 (zero) checked
     assert not check_double_backward(f, x, w)

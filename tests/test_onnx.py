@@ -14,7 +14,7 @@ from dezero import models
 
 onnx = pytest.importorskip('onnx', reason="ONNX export needs onnx (pip install 'dezero[onnx]')")
 ort = pytest.importorskip('onnxruntime', reason='the export tests run files in onnxruntime')
-import dezero.onnx as donnx
+import dezero.onnx as donnx  # noqa: E402 (imported only once onnx is known to be installed)
 
 TOL = 1e-5
 

@@ -4,8 +4,7 @@ import math
 import numpy as np
 import pytest
 
-from dezero import Parameter, Variable
-from dezero import optimizers as O
+from dezero import Parameter, Variable, optimizers as O
 from dezero.layers import Layer, Linear
 
 

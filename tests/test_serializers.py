@@ -13,8 +13,7 @@ import zipfile
 import numpy as np
 import pytest
 
-from dezero import datasets as D
-from dezero import optimizers, serializers
+from dezero import datasets as D, optimizers, serializers
 from dezero.download import CorruptFileError
 from dezero.models import MLP
 

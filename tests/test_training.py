@@ -23,7 +23,7 @@ def test_spiral_mlp_sgd_reaches_95_percent_training_accuracy():
     optimizer = optimizers.SGD(1.0).setup(model)
     data_size, batch_size = len(x), 30
     max_iter = math.ceil(data_size / batch_size)
-    for epoch in range(300):
+    for _epoch in range(300):
         index = np.random.permutation(data_size)
         for i in range(max_iter):
             batch = index[i * batch_size:(i + 1) * batch_size]
@@ -50,7 +50,7 @@ def test_digits_mlp_reaches_95_percent_test_accuracy():
     np.random.seed(0)
     model = MLP((100, 10), activation=F.relu)
     optimizer = optimizers.MomentumSGD(lr=0.1).setup(model)
-    for epoch in range(20):
+    for _epoch in range(20):
         index = np.random.permutation(len(x_train))
         for i in range(0, len(x_train), 50):
             batch = index[i:i + 50]
@@ -87,7 +87,7 @@ def test_lstm_fits_the_sine_curve():
     jump = n // batch_size
     model = SimpleRNN(100, 1)
     optimizer = optimizers.Adam().setup(model)
-    for epoch in range(30):
+    for _epoch in range(30):
         model.reset_state()
         loss, count = 0, 0
         for it in range(jump):

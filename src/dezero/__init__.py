@@ -1,24 +1,24 @@
 """dezero: a define-by-run deep-learning framework (Deep Learning from Scratch 3)."""
-from dezero.core import (  # noqa: F401
+from dezero.core import (
     Config, Function, Parameter, Variable, as_array, as_variable, from_dlpack, no_grad,
     setup_variable, test_mode, using_config)
-from dezero import cuda, functions  # noqa: F401
+from dezero import cuda, functions
 from dezero.functions._variable_methods import VARIABLE_METHODS as _VARIABLE_METHODS
 
 # Variable's operators and methods are Functions: bind them now that the functions exist.
 setup_variable(_VARIABLE_METHODS)
 
-from dezero import utils  # noqa: E402,F401
-from dezero.anomaly import (  # noqa: E402,F401
+from dezero import utils
+from dezero.anomaly import (
     AnomalyError, detect_anomaly, is_anomaly_enabled, set_detect_anomaly)
-from dezero.cuda import manual_seed  # noqa: F401
-from dezero import layers, models, optimizers  # noqa: F401
-from dezero import datasets, dataloaders, transforms  # noqa: F401
-from dezero import onnx  # noqa: F401  (exporter only; the onnx package loads on export)
-from dezero.datasets import Dataset  # noqa: F401
-from dezero.dataloaders import DataLoader, SeqDataLoader  # noqa: F401
-from dezero.layers import Layer  # noqa: F401
-from dezero.models import Model  # noqa: F401
+from dezero.cuda import manual_seed
+from dezero import layers, models, optimizers
+from dezero import datasets, dataloaders, transforms
+from dezero import onnx  # the exporter only; the onnx package loads on export
+from dezero.datasets import Dataset
+from dezero.dataloaders import DataLoader, SeqDataLoader
+from dezero.layers import Layer
+from dezero.models import Model
 
 from dezero._malloc import tune_allocator as _tune_allocator
 

@@ -30,7 +30,7 @@ def tune_allocator(mmap_threshold=MMAP_THRESHOLD, trim_threshold=TRIM_THRESHOLD)
         return False
     try:
         libc = ctypes.CDLL(None)
-        libc.gnu_get_libc_version  # glibc only: musl has no such symbol
+        _ = libc.gnu_get_libc_version  # glibc only: musl has no such symbol
         mallopt = libc.mallopt
     except (OSError, AttributeError):
         return False

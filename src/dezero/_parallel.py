@@ -28,7 +28,7 @@ def _blas_controllers():
         try:
             from threadpoolctl import ThreadpoolController
             _blas = list(ThreadpoolController().select(user_api='blas').lib_controllers)
-        except Exception:  # noqa: BLE001 - not installed, or an unknown BLAS: no split
+        except Exception:
             _blas = []
     return _blas
 

@@ -424,7 +424,8 @@ class CIFAR10(Dataset):
                 problems.append(f'{key} outside 0..{self._n_classes[key] - 1}')
         if problems:
             raise CorruptFileError(
-                f"{who}: the cached arrays {path} do not hold the data set ({'; '.join(problems)}); "
+                f"{who}: the cached arrays {path} do not hold the data set "
+                f"({'; '.join(problems)}); "
                 "delete the file and run again to rebuild it from the downloaded archive.", path)
 
     def prepare(self):

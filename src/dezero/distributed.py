@@ -358,9 +358,9 @@ class MpiCommunicator:
         buffers = plan.get_buffers()
         self._guard(who)
         try:
-            for (dtype, xp, items, total), buf in zip(plan.groups, buffers):
+            for (_dtype, _xp, items, _total), buf in zip(plan.groups, buffers):
                 if self.rank == root:
-                    for index, offset, n, shape in items:
+                    for index, offset, n, _shape in items:
                         buf[offset:offset + n] = holders[index][1].data.reshape(-1)
                 self._bcast_buffer(buf, root)
                 if self.rank != root:
@@ -392,7 +392,7 @@ class MpiCommunicator:
         scale = 1.0 / self.size
         for (dtype, xp, items, total), buf in zip(plan.groups, buffers):
             flags = np.zeros(len(items), dtype=dtype)
-            for k, (index, offset, n, shape) in enumerate(items):
+            for k, (index, offset, n, _shape) in enumerate(items):
                 grad = params[index][1].grad
                 seg = buf[offset:offset + n]
                 if grad is None:
@@ -407,7 +407,7 @@ class MpiCommunicator:
                 self._allreduce_buffer(buf)
         finally:
             self._unguard()
-        for (dtype, xp, items, total), buf in zip(plan.groups, buffers):
+        for (_dtype, _xp, items, total), buf in zip(plan.groups, buffers):
             flags = cuda.as_numpy(buf[total:])
             for k, (index, offset, n, shape) in enumerate(items):
                 if flags[k] > 0:
@@ -430,8 +430,8 @@ class MpiCommunicator:
         plan = _Plan(holders)
         self._guard(who)
         try:
-            for (dtype, xp, items, total), buf in zip(plan.groups, plan.get_buffers()):
-                for index, offset, n, shape in items:
+            for (_dtype, _xp, items, _total), buf in zip(plan.groups, plan.get_buffers()):
+                for index, offset, n, _shape in items:
                     buf[offset:offset + n] = holders[index][1].data.reshape(-1)
                 self._allreduce_buffer(buf)
                 buf *= 1.0 / self.size

@@ -7,8 +7,8 @@ import shutil
 import subprocess
 import warnings
 
-from dezero.serializers import atomic_path, write_text
 from dezero.core import Variable
+from dezero.serializers import atomic_path, write_text
 
 INSTALL_GRAPHVIZ = (
     "install Graphviz so that the `dot` program is on PATH: `sudo apt-get install graphviz` "

@@ -15,10 +15,10 @@ import sys
 import time
 
 import dezero.functions as F
-from dezero.core import no_grad, test_mode
-from dezero.serializers import atomic_path, write_text
 from dezero.callbacks import TensorBoard, as_callbacks  # noqa: F401  (TensorBoard: re-exported)
+from dezero.core import no_grad, test_mode
 from dezero.dataloaders import DataLoader
+from dezero.serializers import atomic_path, write_text
 
 HISTORY_KEYS = ('epoch', 'train_loss', 'train_acc', 'test_loss', 'test_acc', 'seconds')
 PLOT_EXTRA = "pip install 'dezero[plot]'"

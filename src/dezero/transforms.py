@@ -180,7 +180,7 @@ class RandomHorizontalFlip:
         if isinstance(img, np.ndarray):
             return img[..., ::-1].copy()
         Image = _require_image(img, 'RandomHorizontalFlip')
-        flip = getattr(getattr(Image, 'Transpose', Image), 'FLIP_LEFT_RIGHT')
+        flip = getattr(Image, 'Transpose', Image).FLIP_LEFT_RIGHT
         return img.transpose(flip)
 
 

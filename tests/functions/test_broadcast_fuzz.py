@@ -2,8 +2,7 @@
 gradients (small example counts: each example runs a numerical gradient)."""
 import numpy as np
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 from hypothesis.extra import numpy as hnp
 
 import dezero.functions as F

@@ -171,7 +171,7 @@ def test_label_smoothing_matches_reference(eps):
     q[np.arange(4), T] += 1 - eps
     np.testing.assert_allclose(F.softmax_cross_entropy(X, T, label_smoothing=eps).data,
                                -(q * lp).sum() / 4, rtol=1e-12)
-    f = lambda v: F.softmax_cross_entropy(v, T, label_smoothing=eps)  # noqa: E731
+    f = lambda v: F.softmax_cross_entropy(v, T, label_smoothing=eps)  # noqa: E731 (a one-line closure handed to the gradient check)
     assert gradient_check(f, X)
     assert check_double_backward(f, X)
     y = F.softmax_cross_entropy(X.astype(np.float32), T, label_smoothing=eps)
@@ -212,7 +212,7 @@ def test_attention_boolean_mask_keeps_true_positions():
     v2 = v.copy()
     v2[:, 4] += 100
     np.testing.assert_allclose(F.scaled_dot_product_attention(q, k, v2, mask=mask).data, y.data)
-    f = lambda a, b, c: F.scaled_dot_product_attention(a, b, c, mask=mask)  # noqa: E731
+    f = lambda a, b, c: F.scaled_dot_product_attention(a, b, c, mask=mask)  # noqa: E731 (a one-line closure handed to the gradient check)
     assert gradient_check(f, q, Variable(k), Variable(v))
     assert check_double_backward(f, q, Variable(k), Variable(v))
 

@@ -1,8 +1,7 @@
 """Tests for dezero.functions.loss: MSE, softmax / sigmoid / binary cross entropy, accuracy."""
 import numpy as np
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 
 import dezero
 import dezero.functions as F

@@ -77,7 +77,8 @@ def test_min_ties_split_gradient_evenly_per_row():
 
 
 def test_max_of_empty_array():
-    with pytest.raises(ValueError, match=r"max: an axis to reduce has no elements \(shape \(0, 3\)"):
+    with pytest.raises(ValueError,
+                       match=r"max: an axis to reduce has no elements \(shape \(0, 3\)"):
         F.max(np.ones((0, 3)))
     with pytest.raises(ValueError, match=r"min: .*no elements \(shape \(0, 3\), axis \(0,\)"):
         F.min(np.ones((0, 3)), axis=0)

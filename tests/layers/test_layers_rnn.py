@@ -65,7 +65,7 @@ def test_lstm_matches_numpy_reference():
     b = {k: getattr(lstm, k).b.data for k in ('x2f', 'x2i', 'x2o', 'x2u')}
     h = c = None
     for x in xs:
-        def pre(g):
+        def pre(g, x=x, h=h):
             a = x @ W['x2' + g] + b['x2' + g]
             return a if h is None else a + h @ W['h2' + g]
         f, i, o, u = _sig(pre('f')), _sig(pre('i')), _sig(pre('o')), np.tanh(pre('u'))

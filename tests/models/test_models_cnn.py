@@ -10,7 +10,7 @@ import dezero.functions as F
 import dezero.layers as L
 from dezero import optimizers
 from dezero.download import DownloadError
-from dezero.models import (VGG16, Model, ResNet, ResNet50, ResNet101, ResNet152, SqueezeNet)
+from dezero.models import VGG16, Model, ResNet, ResNet50, ResNet101, ResNet152, SqueezeNet
 
 
 def _n_params(model):
@@ -131,7 +131,7 @@ def test_small_cnn_learns_sklearn_digits():
     np.random.seed(0)
     model = _DigitsCNN()
     opt = optimizers.Adam(0.005).setup(model)
-    for epoch in range(10):
+    for _epoch in range(10):
         order = np.random.permutation(train)
         for i in range(0, len(order), 50):
             idx = order[i:i + 50]

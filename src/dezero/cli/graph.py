@@ -12,7 +12,8 @@ def goldstein_price():
     from dezero import Variable
     x, y = Variable(np.array(1.0), name='x'), Variable(np.array(1.0), name='y')
     z = (1 + (x + y + 1) ** 2 * (19 - 14 * x + 3 * x ** 2 - 14 * y + 6 * x * y + 3 * y ** 2)) * \
-        (30 + (2 * x - 3 * y) ** 2 * (18 - 32 * x + 12 * x ** 2 + 48 * y - 36 * x * y + 27 * y ** 2))
+        (30 + (2 * x - 3 * y) ** 2
+         * (18 - 32 * x + 12 * x ** 2 + 48 * y - 36 * x * y + 27 * y ** 2))
     z.name = 'z'
     return z
 

@@ -19,8 +19,8 @@ import time
 import numpy as np
 
 from dezero import __version__
-from dezero.serializers import write_text
 from dezero.cli import data, nets
+from dezero.serializers import write_text
 
 CONFIG = 'config.json'
 WEIGHTS = 'model.npz'

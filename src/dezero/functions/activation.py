@@ -11,8 +11,7 @@ from dezero import _parallel, utils_array
 from dezero.core import Function, Variable, as_variable
 from dezero.cuda import get_array_module
 from dezero.functions.math import _erf_array, erf, exp, tanh
-from dezero.functions.reduce import clip
-from dezero.functions.reduce import sum as _sum
+from dezero.functions.reduce import clip, sum as _sum
 
 
 def _check_axis(name, x, axis):

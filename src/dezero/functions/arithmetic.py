@@ -7,8 +7,16 @@ import numpy as np
 
 from dezero import cuda
 from dezero.core import (
-    Function, Variable, _Constant, _constant_like, _is_array, _ndarray, _wrap_constant,
-    as_array, as_variable)
+    Function,
+    Variable,
+    _Constant,
+    _constant_like,
+    _is_array,
+    _ndarray,
+    _wrap_constant,
+    as_array,
+    as_variable,
+)
 from dezero.functions.math import log
 from dezero.functions.shape import sum_to
 from dezero.utils_array import sum_to as _sum_to_array

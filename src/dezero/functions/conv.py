@@ -13,10 +13,19 @@ from dezero import _parallel
 from dezero.core import Function, Variable, as_variable
 from dezero.cuda import get_array_module
 from dezero.functions._im2col import (
-    _args, _check_4d, _check_bias, _col2im, _cols, _from_cols, _int_pair, _outsize, _to_cols,
-    col2im_array, im2col_array)
+    _args,
+    _check_4d,
+    _check_bias,
+    _col2im,
+    _cols,
+    _from_cols,
+    _int_pair,
+    _outsize,
+    _to_cols,
+    col2im_array,
+    im2col_array,
+)
 from dezero.utils_array import get_conv_outsize, get_deconv_outsize
-
 
 # ---------------------------------------------------------------------------
 # conv2d / deconv2d

@@ -4,8 +4,8 @@ Backward passes are written with dezero Functions (matmul, transpose, reshape, s
 create_graph=True works through them.
 """
 from dezero.core import Function, Variable as _Variable, needs_grad
-from dezero.utils_array import sum_to as sum_to_array
 from dezero.functions.shape import _swap_last, expand_dims, reshape, sum_to, transpose
+from dezero.utils_array import sum_to as sum_to_array
 
 
 def _matmul_error(op, x, W):

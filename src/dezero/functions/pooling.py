@@ -12,7 +12,14 @@ from dezero import _parallel
 from dezero.core import Function, as_variable
 from dezero.cuda import get_array_module
 from dezero.functions._im2col import (
-    _args, _check_4d, _crop, _outsize, _pad, _scatter_windows, _windows)
+    _args,
+    _check_4d,
+    _crop,
+    _outsize,
+    _pad,
+    _scatter_windows,
+    _windows,
+)
 from dezero.functions.conv import im2col
 
 

@@ -7,8 +7,7 @@ broadcast_to, a scatter-add undoes get_item, ...), so create_graph=True works th
 import numpy as np
 
 from dezero import utils_array
-from dezero.core import (Function, Variable, _constant_like, _wrap_constant, as_variable,
-                         needs_grad)
+from dezero.core import Function, Variable, _constant_like, _wrap_constant, as_variable, needs_grad
 from dezero.cuda import get_array_module
 from dezero.utils_array import normalize_axis
 

@@ -1,7 +1,7 @@
 """Activation functions as layers (PyTorch's nn.ReLU, nn.GELU, ...), for Sequential and
 layer trees; each calls the function of the same name in dezero.functions."""
-from dezero.layers.base import Layer
 import dezero.functions as F
+from dezero.layers.base import Layer
 
 
 class _Activation(Layer):

@@ -1,14 +1,13 @@
 """MultiHeadAttention and TransformerEncoderLayer on batch-first (N, T, E) inputs."""
 import numpy as np
 
+import dezero.functions as F
 from dezero.core import using_config
-
 from dezero.layers import _validate
 from dezero.layers.activation import GELU, ReLU
 from dezero.layers.base import Layer
 from dezero.layers.linear import Linear
 from dezero.layers.normalization import Dropout, LayerNorm
-import dezero.functions as F
 
 
 class MultiHeadAttention(Layer):

@@ -1,12 +1,12 @@
 """Conv2d and Deconv2d layers (NCHW)."""
 import numpy as np
 
+import dezero.functions as F
 from dezero import cuda
 from dezero.core import Parameter
 from dezero.layers import _validate
 from dezero.layers.base import Layer
 from dezero.utils_array import pair
-import dezero.functions as F
 
 
 class _ConvBase(Layer):

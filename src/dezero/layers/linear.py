@@ -1,11 +1,11 @@
 """Linear (fully connected) and EmbedID (alias Embedding) layers."""
 import numpy as np
 
+import dezero.functions as F
 from dezero import cuda
 from dezero.core import Parameter
 from dezero.layers import _validate
 from dezero.layers.base import Layer
-import dezero.functions as F
 
 _LINEAR_HINT = (" The book's signature is Linear(out_size, nobias=False, dtype=np.float32, "
                 "in_size=None): the output size comes first and the input size is the "

@@ -1,11 +1,11 @@
 """Normalization and regularization layers: BatchNorm, LayerNorm, Dropout."""
 import numpy as np
 
+import dezero.functions as F
 from dezero import cuda
 from dezero.core import Parameter, using_config
 from dezero.layers import _validate
 from dezero.layers.base import Layer
-import dezero.functions as F
 
 
 class BatchNorm(Layer):

@@ -1,7 +1,7 @@
 """Pooling and reshaping layers: MaxPool2d, AvgPool2d (NCHW) and Flatten."""
+import dezero.functions as F
 from dezero.layers import _validate
 from dezero.layers.base import Layer
-import dezero.functions as F
 
 
 class _Pool2d(Layer):

@@ -1,8 +1,8 @@
 """Model, Sequential and MLP."""
+import dezero.functions as F
 from dezero.layers.base import Layer
 from dezero.layers.containers import LayerDict, LayerList
 from dezero.layers.linear import Linear
-import dezero.functions as F
 
 
 class Model(Layer):
