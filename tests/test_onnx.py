@@ -153,6 +153,34 @@ def test_unrolled_lstm_matches(tmp_path):
     assert ops.count('Tanh') >= 4  # one cell per step: the first in plain ops, then fused
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize('build', [models.ResNet50, models.SqueezeNet],
+                         ids=['resnet50', 'squeezenet'])
+def test_resnet_and_squeezenet_with_random_weights_match(build, tmp_path):
+    np.random.seed(10)
+    export_and_check(build(), randn(1, 3, 64, 64), tmp_path, other_batch=randn(2, 3, 64, 64))
+
+
+class UnrolledGRU(models.Model):
+    """A GRU over (N, T, D) sequences, unrolled, with a linear head."""
+
+    def __init__(self):
+        super().__init__()
+        self.gru = L.GRU(5)
+        self.fc = L.Linear(2)
+
+    def forward(self, x):
+        self.gru.reset_state()
+        for t in range(x.shape[1]):
+            h = self.gru(x[:, t])
+        return self.fc(h)
+
+
+def test_unrolled_gru_matches(tmp_path):
+    np.random.seed(11)
+    export_and_check(UnrolledGRU(), randn(3, 4, 6), tmp_path, other_batch=randn(5, 4, 6))
+
+
 def test_static_batch_keeps_the_sample_shape(tmp_path):
     path = str(tmp_path / 'm.onnx')
     donnx.export(models.MLP((4, 2)), randn(3, 5), path, dynamic_batch=False,
