@@ -33,6 +33,8 @@ Append one `OpInfo(...)` to OPS:
 - bad: a call with mismatched shapes; it must raise ValueError whose message starts
   with `bad_name` (the op's public name, defaults to name).
 - rtol/atol: tolerances of the gradient checks; fuzz: include in the Hypothesis fuzz.
+- numpy_only: the entry is meaningless on CuPy (NumPy constants mixed in, or a reference
+  that depends on NumPy's random generator); skipped on other backends.
 """
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -106,6 +108,7 @@ class OpInfo:
     rtol: float = 1e-4
     atol: float = 1e-5
     fuzz: bool = True
+    numpy_only: bool = False
     extra: dict = field(default_factory=dict)
 
     def samples(self, rng):
@@ -335,6 +338,7 @@ OPS = [
                    'Variable.__rtruediv__', 'Variable.__rpow__')),
     OpInfo('array_left', lambda x: np.full(x.shape, 2.0) * x - np.ones(x.shape) / x,
            lambda x: 2.0 * x - 1.0 / x, UNARY, domain=positive, ints=None, fuzz=False,
+           numpy_only=True,
            dtypes=(np.float64,)),  # float64 arrays promote float32 Variables, as in NumPy
     # --- activations -----------------------------------------------------------------
     OpInfo('sigmoid', F.sigmoid, _sigmoid, UNARY, covers=('sigmoid', 'Sigmoid')),
@@ -464,7 +468,8 @@ OPS = [
            covers=('batch_norm', 'batch_nrom', 'BatchNorm'), ints=None, rtol=1e-3,
            bad=lambda: F.batch_norm(np.zeros((4, 3)), np.ones(2), np.zeros(2), np.zeros(2),
                                     np.ones(2)), bad_name='batch_norm'),
-    OpInfo('dropout', _dropout_op, _dropout_ref, UNARY, covers=('dropout', 'Dropout')),
+    OpInfo('dropout', _dropout_op, _dropout_ref, UNARY, covers=('dropout', 'Dropout'),
+           numpy_only=True),  # the reference replays NumPy's global generator
     OpInfo('embed_id', lambda W: F.embed_id(_xp(W).asarray(IDS), W), lambda W: W[IDS],
            [((3, 4),)], covers=('embed_id', 'EmbedID', 'EmbedIDGrad'), ints='keep'),
     OpInfo('lstm_cell', F.lstm_cell, _lstm_ref, [((2, 3),) * 5, ((0, 3),) * 5],

@@ -86,6 +86,11 @@ def _rng(op, i=0):
     return np.random.RandomState(abs(hash(op.name)) % (2 ** 31) + i)
 
 
+def _skip_other_backends(op, xp):
+    if op.numpy_only and xp is not np:
+        pytest.skip(f'{op.name} is a NumPy-only entry')
+
+
 def _outputs(y):
     return list(y) if isinstance(y, (list, tuple)) else [y]
 
@@ -128,6 +133,7 @@ SAMPLE_IDS = [f"{op.name}-{i}:{op.shapes[i]}" for op, i in SAMPLES]
 # ---------------------------------------------------------------------------
 @pytest.mark.parametrize('op,i', SAMPLES, ids=SAMPLE_IDS)
 def test_forward_matches_reference_and_backward_shapes(op, i, xp):
+    _skip_other_backends(op, xp)
     arrays = op.samples(_rng(op))[i]
     with warnings.catch_warnings():
         warnings.simplefilter('ignore', RuntimeWarning)  # empty means
@@ -156,6 +162,7 @@ def _gradient_check(op, arrays, xp, double=False):
 
 @pytest.mark.parametrize('op', OPS, ids=ids)
 def test_first_order_gradients(op, xp):
+    _skip_other_backends(op, xp)
     for arrays in _grad_samples(op):
         assert _gradient_check(op, arrays, xp), f"{op.name} on shapes {[a.shape for a in arrays]}"
 
@@ -163,6 +170,7 @@ def test_first_order_gradients(op, xp):
 @pytest.mark.parametrize('op', [op for op in OPS if op.smooth],
                          ids=[op.name for op in OPS if op.smooth])
 def test_second_order_gradients(op, xp):
+    _skip_other_backends(op, xp)
     for arrays in _grad_samples(op)[:2]:
         assert _gradient_check(op, arrays, xp, double=True), op.name
 
@@ -176,6 +184,7 @@ DTYPE_CASES = [(op, dt) for op in OPS for dt in op.dtypes]
 @pytest.mark.parametrize('op,dtype', DTYPE_CASES,
                          ids=[f'{op.name}-{np.dtype(dt).name}' for op, dt in DTYPE_CASES])
 def test_float_dtypes_are_preserved(op, dtype, xp):
+    _skip_other_backends(op, xp)
     arrays = [xp.asarray(a.astype(dtype)) for a in op.samples(_rng(op))[0]]
     with warnings.catch_warnings():
         warnings.simplefilter('ignore', RuntimeWarning)  # float16 overflow in references
@@ -196,6 +205,7 @@ def test_integer_and_bool_inputs(op, kind, xp):
     """'promote': a floating result as NumPy's ufuncs give (int64 -> float64); 'keep': the
     input's dtype. Gradients are floating point either way, and nothing is computed in
     place into the integer input."""
+    _skip_other_backends(op, xp)
     floats = op.samples(_rng(op))[0]
     if kind == 'bool':
         host = [a > 0 for a in floats]
@@ -233,6 +243,7 @@ NAN_OPS = [op for op in OPS if op.nan and op.ref is not None]
 
 @pytest.mark.parametrize('op', NAN_OPS, ids=[op.name for op in NAN_OPS])
 def test_nan_propagates_as_in_the_reference(op, xp):
+    _skip_other_backends(op, xp)
     arrays = op.samples(_rng(op))[0]
     arrays[0].reshape(-1)[0] = np.nan
     with warnings.catch_warnings():
