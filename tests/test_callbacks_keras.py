@@ -35,20 +35,25 @@ class _Script(Callback):
         record[self.key] = self.values[record['epoch'] - 1]
 
 
+class _BatchSpy(Callback):
+    """Records the batch numbers fit() reports."""
+
+    def __init__(self):
+        self.seen = []
+
+    def on_batch_end(self, batch):
+        self.seen.append(batch['batch'])
+
+
 # -- fit on arrays ---------------------------------------------------------------
 def test_fit_on_arrays_with_validation_split_holds_out_the_last_samples():
     x, t = _data(50)
     model, opt = _model()
-    seen = []
-
-    class Spy(Callback):
-        def on_batch_end(self, batch):
-            seen.append(batch['batch'])
-
+    spy = _BatchSpy()
     history = fit(model, opt, (x, t), epochs=2, batch_size=8, validation_split=0.2,
-                  progress=False, callbacks=[Spy()])
+                  progress=False, callbacks=[spy])
     assert len(history) == 2 and history[-1]['test_loss'] is not None
-    assert max(seen) == 5  # 40 training samples in batches of 8
+    assert max(spy.seen) == 5  # 40 training samples in batches of 8
     model2, opt2 = _model()
     np.random.seed(123)
     h1 = fit(model2, opt2, (x, t), epochs=1, batch_size=8, validation_split=0.2, progress=False)
@@ -63,14 +68,9 @@ def test_fit_on_arrays_with_validation_split_holds_out_the_last_samples():
 def test_fit_on_arrays_defaults_to_batches_of_32_without_validation():
     x, t = _data(70)
     model, opt = _model()
-    batches = []
-
-    class Spy(Callback):
-        def on_batch_end(self, batch):
-            batches.append(batch['batch'])
-
-    history = fit(model, opt, (x, t), epochs=1, progress=False, callbacks=Spy())
-    assert batches == [1, 2, 3] and history[0]['test_loss'] is None
+    spy = _BatchSpy()
+    history = fit(model, opt, (x, t), epochs=1, progress=False, callbacks=spy)
+    assert spy.seen == [1, 2, 3] and history[0]['test_loss'] is None
 
 
 @pytest.mark.parametrize('kwargs, msg', [

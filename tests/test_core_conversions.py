@@ -27,6 +27,8 @@ def test_np_asarray_gives_the_data_itself():
     (lambda v: np.sum(v, axis=1, keepdims=True), [[3.0], [12.0]]),
     (lambda v: np.mean(v), 2.5),
     (lambda v: np.argmax(v), 5),
+    (lambda v: np.max(v, axis=1), [2.0, 5.0]),
+    (lambda v: np.min(v), 0.0),
     (lambda v: np.reshape(v, (3, 2)), [[0, 1], [2, 3], [4, 5]]),
     (lambda v: np.concatenate([v, v]).shape, (4, 3)),
 ])

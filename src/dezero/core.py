@@ -168,6 +168,43 @@ class Variable:
             raise TypeError("Variable.__dlpack_device__: this Variable holds no data (None).")
         return self.data.__dlpack_device__()
 
+    # Comparisons (bound by setup_variable) are elementwise, so identity must be restated
+    # as the hash: Variables key the engine's sets and dicts (optimizer state, seen sets).
+    __hash__ = object.__hash__
+
+    def item(self):
+        """The one element as a Python scalar (NumPy's ValueError for other sizes)."""
+        return self.data.item()
+
+    def numpy(self):
+        """The data as a NumPy array: v.data itself on the CPU, a copy from the GPU."""
+        return cuda.as_numpy(self.data)
+
+    def tolist(self):
+        """The data as (nested) Python lists of scalars."""
+        return self.data.tolist()
+
+    def detach(self):
+        """A new Variable sharing this one's data, outside the graph (no creator, no grad)."""
+        return Variable(self.data)
+
+    @property
+    def requires_grad(self):
+        """Whether backward() gives this Variable a gradient (read-only).
+
+        True for every Variable you create or compute, Parameters included: dezero has
+        no per-Variable switch. Use no_grad() to record nothing, or detach() /
+        unchain() to cut a Variable from the graph behind it.
+        """
+        return needs_grad(self)
+
+    @requires_grad.setter
+    def requires_grad(self, value):
+        raise AttributeError(
+            "Variable.requires_grad is read-only: dezero has no per-Variable switch. Use "
+            "`with dezero.no_grad():` to record no graph, v.detach() for a copy outside the "
+            "graph, or optimizers.FreezeParam(layer) to keep parameters fixed.")
+
     def __bool__(self):
         """The truth of a one-element Variable; NumPy's ValueError for several elements."""
         return bool(self.data)

@@ -4,11 +4,15 @@ dezero.core cannot import the functions (they are built on it), so `import dezer
 this table onto Variable with dezero.core.setup_variable once the functions exist. To give
 Variable a new operator or method, add one entry here.
 """
+import operator
+
 import numpy as np
 
+from dezero.core import Variable
 from dezero.functions.arithmetic import add, div, mul, neg, pow, rdiv, rpow, rsub, sub
 from dezero.functions.linalg import matmul
-from dezero.functions.reduce import sum as _sum
+from dezero.functions.math import abs as _abs, exp as _exp, log as _log
+from dezero.functions.reduce import average as _mean, max as _max, min as _min, sum as _sum
 from dezero.functions.shape import get_item, reshape as _reshape, transpose as _transpose
 
 
@@ -45,6 +49,42 @@ def sum(self, axis=None, keepdims=False, **numpy_kwargs):
     return _sum(self, axis, keepdims)
 
 
+def _reduction(name, function):
+    def method(self, axis=None, keepdims=False, **numpy_kwargs):
+        if numpy_kwargs:  # np.mean(v), np.max(v)...: NumPy's result on the data
+            return _numpy_reduction(self, name, axis, keepdims, numpy_kwargs)
+        return function(self, axis, keepdims)
+    method.__name__ = name
+    method.__doc__ = (f"F.{function.__name__}(self, axis, keepdims): the {name} over axis "
+                      f"(all axes by default), differentiable; np.{name}(v) gives NumPy's "
+                      "result on v.data instead.")
+    return method
+
+
+def _elementwise(function):
+    def method(self):
+        return function(self)
+    method.__name__ = function.__name__
+    method.__doc__ = f"F.{function.__name__}(self), differentiable."
+    return method
+
+
+def _comparison(name):
+    compare = getattr(operator, name)
+
+    def method(self, other):
+        if isinstance(other, Variable):
+            other = other.data
+        result = compare(self.data, other)
+        if isinstance(result, np.generic):  # 0-d operands: still an array
+            result = np.asarray(result)
+        return result
+    method.__name__ = f'__{name}__'
+    method.__doc__ = (f"v {name} other on the data: a plain boolean array (no graph); "
+                      "other may be a Variable, an array or a number.")
+    return method
+
+
 def T(self):
     """The transpose (axes reversed)."""
     return _transpose(self)
@@ -78,4 +118,19 @@ VARIABLE_METHODS = {
     'transpose': transpose,
     'sum': sum,
     'T': property(T),
+    # PyTorch-style methods: differentiable, the same as the functions
+    'mean': _reduction('mean', _mean),
+    'max': _reduction('max', _max),
+    'min': _reduction('min', _min),
+    'abs': _elementwise(_abs),
+    'exp': _elementwise(_exp),
+    'log': _elementwise(_log),
+    # comparisons: plain boolean arrays, not differentiable (Variables stay hashable by
+    # identity: core.Variable sets __hash__ = object.__hash__)
+    '__lt__': _comparison('lt'),
+    '__le__': _comparison('le'),
+    '__gt__': _comparison('gt'),
+    '__ge__': _comparison('ge'),
+    '__eq__': _comparison('eq'),
+    '__ne__': _comparison('ne'),
 }

@@ -1,0 +1,107 @@
+"""PyTorch-style Variable methods: item, numpy, tolist, detach, requires_grad, abs, mean, max,
+min, exp, log, and comparisons returning plain boolean arrays."""
+import operator
+
+import numpy as np
+import pytest
+
+import dezero.functions as F
+from dezero import Parameter, Variable
+from dezero.utils import gradient_check
+
+
+def _v():
+    return Variable(np.array([[1.0, -2.0, 3.0], [0.5, 4.0, -1.5]]))
+
+
+# -- conversions ----------------------------------------------------------------
+def test_item_numpy_tolist():
+    v = _v()
+    assert Variable(np.array([[2.5]])).item() == 2.5
+    assert type(Variable(np.array(3, dtype=np.int32)).item()) is int
+    assert v.numpy() is v.data
+    assert v.tolist() == [[1.0, -2.0, 3.0], [0.5, 4.0, -1.5]]
+
+
+def test_item_of_several_elements_is_numpys_error():
+    with pytest.raises(ValueError, match='can only convert an array of size 1'):
+        _v().item()
+
+
+def test_detach_shares_the_data_without_the_graph():
+    x = _v()
+    y = F.exp(x)
+    d = y.detach()
+    assert type(d) is Variable and d.creator is None and d.data is y.data
+    z = (d * x).sum()
+    z.backward()
+    np.testing.assert_allclose(x.grad.data, y.data)  # no gradient through d
+    assert Parameter(np.ones(2)).detach().__class__ is Variable
+
+
+def test_requires_grad_is_read_only():
+    assert _v().requires_grad and Parameter(np.ones(1)).requires_grad
+    with pytest.raises(AttributeError, match=r'Variable.requires_grad is read-only'):
+        _v().requires_grad = False
+
+
+# -- differentiable methods --------------------------------------------------------
+@pytest.mark.parametrize('method, fn, kwargs', [
+    ('abs', F.abs, {}),
+    ('exp', F.exp, {}),
+    ('mean', F.mean, {}),
+    ('mean', F.mean, dict(axis=1, keepdims=True)),
+    ('max', F.max, {}),
+    ('max', F.max, dict(axis=0)),
+    ('min', F.min, dict(axis=1, keepdims=True)),
+])
+def test_methods_equal_the_functions_and_are_differentiable(method, fn, kwargs):
+    x = _v()
+    y = getattr(x, method)(**kwargs)
+    assert isinstance(y, Variable) and y.creator is not None
+    np.testing.assert_array_equal(y.data, fn(x, **kwargs).data)
+    assert gradient_check(lambda a: getattr(a, method)(**kwargs), x.data)
+
+
+def test_log_method():
+    x = Variable(np.array([1.0, 2.0, 4.0]))
+    np.testing.assert_allclose(x.log().data, np.log(x.data))
+    assert gradient_check(lambda a: a.log(), x.data)
+
+
+@pytest.mark.parametrize('np_fn, expected', [
+    (np.mean, 5 / 6), (np.max, 4.0), (np.min, -2.0),
+])
+def test_numpy_reductions_on_a_variable_give_arrays(np_fn, expected):
+    result = np_fn(_v())
+    assert not isinstance(result, Variable) and result == pytest.approx(expected)
+
+
+# -- comparisons -------------------------------------------------------------------
+OPS = [operator.lt, operator.le, operator.gt, operator.ge, operator.eq, operator.ne]
+
+
+@pytest.mark.parametrize('op', OPS, ids=lambda o: o.__name__)
+@pytest.mark.parametrize('other', [Variable(np.array([1.0, 0.0, 3.0])),
+                                   np.array([1.0, 0.0, 3.0]), 1.0],
+                         ids=['variable', 'ndarray', 'scalar'])
+def test_comparisons_return_plain_boolean_arrays(op, other):
+    a = np.array([1.0, -2.0, 5.0])
+    expected = op(a, other.data if isinstance(other, Variable) else other)
+    result = op(Variable(a), other)
+    assert type(result) is np.ndarray and result.dtype == bool
+    np.testing.assert_array_equal(result, expected)
+
+
+@pytest.mark.parametrize('op', OPS, ids=lambda o: o.__name__)
+def test_ndarray_on_the_left_compares_too(op):
+    a, b = np.array([1.0, 2.0]), np.array([2.0, 2.0])
+    result = op(a, Variable(b))
+    assert type(result) is np.ndarray
+    np.testing.assert_array_equal(result, op(a, b))
+
+
+def test_variables_stay_hashable_by_identity():
+    a, b = Variable(np.ones(2)), Variable(np.ones(2))
+    assert len({a, b}) == 2 and {a: 1}[a] == 1
+    assert hash(a) != hash(b)
