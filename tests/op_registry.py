@@ -42,7 +42,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 import dezero.functions as F
-from dezero import Variable, cuda
+from dezero import Variable, as_variable, cuda
 
 FLOATS = (np.float16, np.float32, np.float64)
 
@@ -421,6 +421,21 @@ OPS = [
     OpInfo('min', lambda x: F.min(x, axis=0, keepdims=True),
            lambda x: x.min(axis=0, keepdims=True), [((2, 3),), ((3,),), ((2, 0),)],
            covers=('min', 'Min'), domain=distinct, smooth=False, ints='keep'),
+    # --- Variable's PyTorch-style methods: the same Functions, reached as v.abs() ... ------
+    OpInfo('method_abs', lambda x: as_variable(x).abs(), np.abs, UNARY,
+           covers=('Variable.abs',), domain=away_from(0.0), ints='keep'),
+    OpInfo('method_exp', lambda x: as_variable(x).exp(), np.exp, UNARY,
+           covers=('Variable.exp',)),
+    OpInfo('method_log', lambda x: as_variable(x).log(), np.log, UNARY,
+           covers=('Variable.log',), domain=positive),
+    OpInfo('method_mean', lambda x: as_variable(x).mean(axis=1, keepdims=True),
+           lambda x: x.mean(axis=1, keepdims=True), [((2, 3),), ((1, 4, 2),)],
+           covers=('Variable.mean',)),
+    OpInfo('method_max', lambda x: as_variable(x).max(axis=0), lambda x: x.max(axis=0),
+           [((2, 3),), ((4,),)], covers=('Variable.max',), domain=distinct, smooth=False,
+           ints='keep'),
+    OpInfo('method_min', lambda x: as_variable(x).min(), np.min, [((2, 3),), ((),)],
+           covers=('Variable.min',), domain=distinct, smooth=False, ints='keep'),
     OpInfo('logsumexp', F.logsumexp, _logsumexp, [((2, 3),), ((2, 0),), ((1, 3, 2),)],
            covers=('logsumexp', 'LogSumExp')),
     OpInfo('clip', lambda x: F.clip(x, -0.5, 0.5), lambda x: np.clip(x, -0.5, 0.5), UNARY,
@@ -563,6 +578,13 @@ EXCLUDED = {
     # not differentiable: integer indices
     'argmax': 'indices, no gradient',
     'argmin': 'indices, no gradient',
+    # not differentiable: comparisons give plain boolean arrays (tests/test_variable_methods.py)
+    'Variable.__lt__': 'comparison, boolean array',
+    'Variable.__le__': 'comparison, boolean array',
+    'Variable.__gt__': 'comparison, boolean array',
+    'Variable.__ge__': 'comparison, boolean array',
+    'Variable.__eq__': 'comparison, boolean array',
+    'Variable.__ne__': 'comparison, boolean array',
 }
 
 BY_NAME = {op.name: op for op in OPS}
