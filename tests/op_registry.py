@@ -456,7 +456,8 @@ OPS = [
     # --- losses ---------------------------------------------------------------------
     OpInfo('mean_squared_error', F.mean_squared_error,
            lambda a, b: ((a - b) ** 2).sum() / len(a),
-           [((4, 2), (4, 2)), ((3,), (3,))], covers=('mean_squared_error', 'MeanSquaredError'),
+           [((4, 2), (4, 2)), ((3,), (3,)), ((0, 2), (0, 2))],
+           covers=('mean_squared_error', 'MeanSquaredError'),
            bools=False,
            bad=lambda: F.mean_squared_error(np.zeros((4, 2)), np.zeros(3)),
            bad_name='mean_squared_error'),
@@ -475,7 +476,7 @@ OPS = [
            _sigmoid_ce_ref, [((3, 2),), ((4,),), ((0, 2),)],
            covers=('sigmoid_cross_entropy', 'SigmoidCrossEntropy'), ints=None),
     OpInfo('binary_cross_entropy', lambda p: F.binary_cross_entropy(p, _targets(p)),
-           _bce_ref, [((3, 2),), ((4,),)], domain=unit,
+           _bce_ref, [((3, 2),), ((4,),), ((0, 2),)], domain=unit,
            covers=('binary_cross_entropy', 'BinaryCrossEntropy'), ints=None, nan=False),
     # --- normalisation, embeddings, recurrent ---------------------------------------
     OpInfo('batch_norm', _batch_norm_op, _batch_norm_ref,

@@ -130,8 +130,9 @@ def test_mean_squared_error_float32_prediction_float64_target_stays_float32():
 # --- empty and 0-d inputs -------------------------------------------------------------------
 @pytest.mark.parametrize('f', [
     lambda x: F.mean_squared_error(x, np.zeros((0, 3))),
-    lambda x: F.sigmoid_cross_entropy(x, np.zeros((0, 3), np.int64))],
-    ids=['mean_squared_error', 'sigmoid_cross_entropy'])
+    lambda x: F.sigmoid_cross_entropy(x, np.zeros((0, 3), np.int64)),
+    lambda x: F.binary_cross_entropy(x, np.zeros((0, 3)))],
+    ids=['mean_squared_error', 'sigmoid_cross_entropy', 'binary_cross_entropy'])
 def test_losses_on_an_empty_batch_are_nan_and_backward_works(f):
     with pytest.warns(RuntimeWarning):
         y, gx = _grad(f, np.zeros((0, 3)))

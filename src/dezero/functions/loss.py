@@ -384,7 +384,7 @@ class BinaryCrossEntropy(Function):
         # Keep the denominator off zero at p = 0 or 1; a zero constant elsewhere.
         xp = get_array_module(denom.data)
         denom = denom + xp.maximum(self._TINY - denom.data, 0).astype(denom.dtype, copy=False)
-        return (p - self.t) / denom * (gy * (1.0 / _len(p)))
+        return (p - self.t) / denom * (gy * _inverse_len(p))
 
 
 def binary_cross_entropy(p, t):
