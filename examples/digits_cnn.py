@@ -13,6 +13,7 @@ import dezero.functions as F
 import dezero.layers as L
 from dezero import DataLoader, models, optimizers
 from dezero.cli.data import Digits, MissingDependencyError
+from dezero.cli.options import check_gpu, positive_int
 from dezero.training import fit
 
 
@@ -22,9 +23,10 @@ def max_pool_2x2(x):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('--epochs', type=int, default=5)
+    parser.add_argument('--epochs', type=positive_int, default=5)
     parser.add_argument('--gpu', action='store_true')
     args = parser.parse_args()
+    check_gpu(parser, args)  # before any download
 
     try:
         train_set, test_set = Digits(train=True), Digits(train=False)  # (N, 1, 8, 8) in [0, 1]

@@ -11,6 +11,7 @@ import dezero
 import dezero.functions as F
 import dezero.layers as L
 from dezero import SeqDataLoader, models, optimizers
+from dezero.cli.options import positive_int
 from dezero.datasets import SinCurve
 
 
@@ -31,9 +32,10 @@ class SimpleRNN(models.Model):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('--epochs', type=int, default=50)
-    parser.add_argument('--hidden', type=int, default=100)
-    parser.add_argument('--bptt', type=int, default=30, help='steps between backward passes')
+    parser.add_argument('--epochs', type=positive_int, default=50)
+    parser.add_argument('--hidden', type=positive_int, default=100)
+    parser.add_argument('--bptt', type=positive_int, default=30,
+                        help='steps between backward passes')
     parser.add_argument('--out', default='lstm_sine.png')
     args = parser.parse_args()
 

@@ -9,17 +9,19 @@ import numpy as np
 
 import dezero.functions as F
 from dezero import DataLoader, datasets, models, optimizers
+from dezero.cli.options import check_gpu, positive_int
 from dezero.training import fit
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('--epochs', type=int, default=2)
-    parser.add_argument('--hidden', type=int, default=256)
-    parser.add_argument('--batch-size', type=int, default=100)
+    parser.add_argument('--epochs', type=positive_int, default=2)
+    parser.add_argument('--hidden', type=positive_int, default=256)
+    parser.add_argument('--batch-size', type=positive_int, default=100)
     parser.add_argument('--fashion', action='store_true', help='Fashion-MNIST instead')
     parser.add_argument('--gpu', action='store_true')
     args = parser.parse_args()
+    check_gpu(parser, args)  # before any download
 
     cls = datasets.FashionMNIST if args.fashion else datasets.MNIST
     try:

@@ -69,7 +69,9 @@ def test_train_runs_end_to_end_and_says_where_it_saved(trained):
     assert f'run folder: {run}' in proc.stdout
     assert 'test: loss ' in proc.stdout and 'accuracy' in proc.stdout
     assert f'saved in {run}: model.npz' in proc.stdout
-    assert 'epoch 1/2' in proc.stderr and 'epoch 2/2' in proc.stderr
+    # not a terminal: one plain line per epoch on stdout, no progress bars
+    assert 'epoch 1/2: loss ' in proc.stdout and 'epoch 2/2: loss ' in proc.stdout
+    assert 'batch' not in proc.stderr
     expected = {'config.json', 'model.npz', 'optimizer.npz', 'history.csv', 'history.json'}
     assert expected <= set(os.listdir(run))
 
@@ -176,8 +178,8 @@ def test_train_without_matplotlib_and_tqdm_still_trains(tmp_path):
         in proc.stdout
     assert not (run / 'history.png').exists()
     assert len(read_run(run)[1]) == 2
-    bars = [line for line in proc.stderr.splitlines() if line.startswith('epoch ')]
-    assert len(bars) == 2 and '| test loss' in bars[1]
+    lines = [line for line in proc.stdout.splitlines() if line.startswith('epoch ')]
+    assert len(lines) == 2 and '| test loss' in lines[1]
 
 
 # ---------------------------------------------------------------------------
@@ -348,16 +350,20 @@ def test_graph_of_a_saved_model_shows_its_layers(trained, tmp_path, capsys):
 def test_graph_without_graphviz_writes_the_dot_file_and_says_how_to_install(
         tmp_path, monkeypatch, capsys):
     monkeypatch.setenv('PATH', str(tmp_path / 'empty'))
-    assert main(['graph', '-o', str(tmp_path / 'g.png')]) == 0
-    out = capsys.readouterr().out
-    assert f"wrote {tmp_path / 'g.dot'}" in out and 'apt-get install graphviz' in out
-    assert f"dot -Tpng {tmp_path / 'g.dot'} -o {tmp_path / 'g.png'}" in out
+    assert main(['graph', '-o', str(tmp_path / 'g.png')]) == 1  # g.png was not made
+    captured = capsys.readouterr()
+    assert f"wrote {tmp_path / 'g.dot'}" in captured.out
+    err = captured.err.strip()
+    assert len(err.splitlines()) == 1 and 'apt-get install graphviz' in err
+    assert f"dot -Tpng {tmp_path / 'g.dot'} -o {tmp_path / 'g.png'}" in err
     assert os.listdir(tmp_path) == ['g.dot']
 
 
 def test_graph_with_a_missing_run_folder_fails_clearly(tmp_path, capsys):
-    assert main(['graph', '--run', str(tmp_path / 'nope')]) == 1
-    assert 'config.json' in capsys.readouterr().err
+    with pytest.raises(SystemExit) as e:
+        main(['graph', '--run', str(tmp_path / 'nope')])
+    assert e.value.code == 2
+    assert 'nope is not there; pass a run folder' in capsys.readouterr().err
 
 
 def test_bare_command_prints_help_and_a_demo(capsys):

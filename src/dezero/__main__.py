@@ -13,14 +13,24 @@ EXAMPLES = """examples:
 """
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors: `prog: error: message (see prog --help)`, exit 2."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {' '.join(message.split())} "
+                     f"(see {self.prog} --help)\n")
+
+
 def build_parser():
     """The argparse parser with the train, graph and export subcommands."""
     from dezero.cli import export, graph, train
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog='python -m dezero', epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
         description='dezero: a define-by-run deep-learning framework (Deep Learning from '
                     'Scratch 3).')
+    from dezero import __version__
+    parser.add_argument('--version', action='version', version=f'dezero {__version__}')
     sub = parser.add_subparsers(dest='command', metavar='{train,graph,export}')
     train.add_parser(sub)
     graph.add_parser(sub)

@@ -1,8 +1,6 @@
 """`python -m dezero graph`: draw the computational graph of a sample expression or of a
 saved model's forward pass (PNG/SVG/PDF through Graphviz's dot, or just the .dot file)."""
-import json
 import os
-import sys
 
 import numpy as np
 
@@ -50,15 +48,34 @@ EXPRESSIONS = {
 
 
 def model_output(run_dir):
-    """Rebuild a saved run's model, load its weights and run it on one zero example."""
+    """Rebuild a saved run's model, load its weights and run it on one zero example.
+
+    Raises train.UsageError when run_dir is not a run folder and train.RunFileError when
+    one of its files is missing or damaged.
+    """
     from dezero import Variable
     from dezero.cli import nets
-    from dezero.cli.train import CONFIG, WEIGHTS
-    with open(os.path.join(run_dir, CONFIG), encoding='utf-8') as f:
-        config = json.load(f)
+    from dezero.cli.train import WEIGHTS, RunFileError, UsageError, read_config
+    if not os.path.isdir(run_dir):
+        kind = 'a file' if os.path.exists(run_dir) else 'not there'
+        raise UsageError(f"--run {run_dir} is {kind}; pass a run folder written by "
+                         "python -m dezero train")
+    config = read_config(run_dir, '--run')
+    shape = config.get('input_shape')
+    if not (isinstance(shape, list) and shape and all(
+            isinstance(n, int) and not isinstance(n, bool) and n > 0 for n in shape)):
+        raise RunFileError(f"--run: the config.json of {run_dir} has input_shape = {shape!r}, "
+                           "not a list of positive sizes; restore it or train a new run")
+    weights = os.path.join(run_dir, WEIGHTS)
+    if not os.path.exists(weights):
+        raise RunFileError(f"--run: {run_dir} has no {WEIGHTS} yet (its first epoch did not "
+                           f"finish); train it with: python -m dezero train --resume {run_dir}")
     model = nets.build_model(config)
-    model.load_weights(os.path.join(run_dir, WEIGHTS))
-    x = Variable(np.zeros((1, *config['input_shape']), dtype=np.float32), name='x')
+    try:
+        model.load_weights(weights)
+    except (OSError, ValueError) as e:
+        raise RunFileError(f"--run: {e}; the run folder is damaged or of another model") from None
+    x = Variable(np.zeros((1, *shape), dtype=np.float32), name='x')
     y = model(x)
     y.name = 'y'
     return y
@@ -86,18 +103,35 @@ def add_parser(subparsers):
     return p
 
 
+def _check_out(args):
+    """-o must be a file name with an extension in a folder that exists and is writable."""
+    folder = os.path.dirname(os.path.abspath(args.out))
+    if os.path.isdir(args.out):
+        args.parser.error(f"-o {args.out} is a folder; name a file such as graph.png")
+    if not os.path.splitext(args.out)[1]:
+        args.parser.error(f"-o {args.out} has no extension; name the format, e.g. graph.png, "
+                          "graph.svg or graph.dot")
+    parent = folder
+    while not os.path.exists(parent):  # plot_dot_graph creates missing folders
+        parent = os.path.dirname(parent)
+    if not os.path.isdir(parent) or not os.access(parent, os.W_OK):
+        args.parser.error(f"-o {args.out}: cannot write into {folder}; choose a writable place")
+
+
 def run(args):
     """Carry out `python -m dezero graph` with parsed args; return the exit code."""
-    from dezero.graph import GraphvizNotFoundError, plot_dot_graph
+    from dezero.graph import INSTALL_GRAPHVIZ, GraphvizNotFoundError, plot_dot_graph
     if args.order < 0:
         args.parser.error(f"--order must be 0 or more, got {args.order}")
+    from dezero.cli.train import RunFileError, UsageError, _fail
+    _check_out(args)
     if args.run is not None:
         try:
             output = model_output(args.run)
-        except FileNotFoundError as e:
-            print(f"error: --run {args.run}: {e.strerror}: {e.filename}; pass a folder written "
-                  "by python -m dezero train", file=sys.stderr)
-            return 1
+        except UsageError as e:
+            args.parser.error(str(e))
+        except RunFileError as e:
+            return _fail(e)
         what = f'the model in {args.run}'
     elif args.expr == 'tanh':
         output = tanh_derivative(args.order)
@@ -108,10 +142,16 @@ def run(args):
     try:
         path = plot_dot_graph(output, verbose=not args.no_verbose, to_file=args.out, strict=True)
     except GraphvizNotFoundError as e:
-        print(f"wrote {e.dot_file} (the graph of {what}), but could not render {args.out}:\n"
-              f"{e}")
-        return 0
+        print(f"wrote {e.dot_file} (the graph of {what})")
+        ext = os.path.splitext(args.out)[1][1:]
+        return _fail(f"could not render {args.out}: Graphviz's dot program was not found; "
+                     f"{INSTALL_GRAPHVIZ}, then run: dot -T{ext} {e.dot_file} -o {args.out}")
     except ValueError as e:
         args.parser.error(str(e))
+    except RuntimeError as e:  # dot failed: an unknown format, mostly
+        args.parser.error(f"-o {args.out}: {e}")
+    except OSError as e:
+        args.parser.error(f"-o {args.out}: cannot write it ({e.strerror}); choose a writable "
+                          "place")
     print(f"wrote {path}: the graph of {what}")
     return 0

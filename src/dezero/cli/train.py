@@ -20,6 +20,9 @@ import numpy as np
 
 from dezero import __version__
 from dezero.cli import data, nets
+from dezero.cli.options import SEED_MAX
+from dezero.cli.options import positive as _positive
+from dezero.cli.options import seed as _seed
 from dezero.serializers import write_text
 
 CONFIG = 'config.json'
@@ -55,18 +58,6 @@ def _sizes(text):
     return sizes
 
 
-def _positive(kind):
-    def parse(text):
-        try:
-            value = kind(text)
-        except ValueError:
-            value = 0
-        if not (value > 0 and math.isfinite(value)):  # also refuses nan and inf
-            raise argparse.ArgumentTypeError(f"expected a positive {kind.__name__}, got {text!r}")
-        return value
-    return parse
-
-
 def add_parser(subparsers):
     """Register the `train` subcommand."""
     p = subparsers.add_parser(
@@ -88,7 +79,8 @@ def add_parser(subparsers):
     p.add_argument('--hidden', type=_sizes, default=None,
                    help='hidden layer sizes, comma separated (e.g. 128,64)')
     p.add_argument('--gpu', action='store_true', help='train on the GPU (needs CuPy)')
-    p.add_argument('--seed', type=int, default=None, help='random seed (default 0)')
+    p.add_argument('--seed', type=_seed, default=None,
+                   help=f'random seed, 0 to {SEED_MAX} (default 0)')
     p.add_argument('--out', default=None,
                    help='run folder (default ./runs/<timestamp>/)')
     p.add_argument('--resume', metavar='RUN_DIR', default=None,
@@ -113,6 +105,59 @@ class UsageError(Exception):
     """A bad combination of options: reported like argparse's errors (exit code 2)."""
 
 
+class RunFileError(Exception):
+    """A run folder's file is missing, damaged or of another model: one line, exit code 1."""
+
+
+_CONFIG_CHECKS = {  # key -> (test, what it must be)
+    'dataset': (lambda v: v in data.DATASETS, f"one of {list(data.DATASETS)}"),
+    'model': (lambda v: v in nets.MODELS, f"one of {list(nets.MODELS)}"),
+    'optimizer': (lambda v: v in nets.OPTIMIZERS, f"one of {list(nets.OPTIMIZERS)}"),
+    'hidden': (lambda v: isinstance(v, list) and v and all(
+        isinstance(h, int) and not isinstance(h, bool) and h > 0 for h in v),
+        "a list of positive integers"),
+    'lr': (lambda v: isinstance(v, (int, float)) and not isinstance(v, bool)
+           and math.isfinite(v) and v > 0, "a finite positive number"),
+    'batch_size': (lambda v: isinstance(v, int) and not isinstance(v, bool) and v > 0,
+                   "a positive integer"),
+    'epochs': (lambda v: isinstance(v, int) and not isinstance(v, bool) and v > 0,
+               "a positive integer"),
+    'seed': (lambda v: isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= SEED_MAX,
+             f"an integer from 0 to {SEED_MAX}"),
+}
+
+
+def read_config(run_dir, option='--resume'):
+    """The checked config.json of a run folder; RunFileError naming what is wrong."""
+    path = os.path.join(run_dir, CONFIG)
+    try:
+        with open(path, encoding='utf-8') as f:
+            config = json.load(f)
+    except FileNotFoundError:
+        raise UsageError(f"{option}: {run_dir} has no {CONFIG}; pass a run folder written "
+                         "by python -m dezero train") from None
+    except (OSError, UnicodeDecodeError, ValueError) as e:
+        raise RunFileError(f"{option}: {path} is damaged ({type(e).__name__}: {e}); restore it "
+                           "or start a new run") from None
+    if not isinstance(config, dict):
+        raise RunFileError(f"{option}: {path} holds a {type(config).__name__}, not a run's "
+                           "settings; restore it or start a new run")
+    for key, (ok, what) in _CONFIG_CHECKS.items():
+        if key not in config:
+            raise RunFileError(f"{option}: {path} lacks {key!r}; restore it or start a new run")
+        if not ok(config[key]):
+            raise RunFileError(f"{option}: {path} has {key} = {config[key]!r}, not {what}; "
+                               "restore it or start a new run")
+    return config
+
+
+def _check_seed_range(config):
+    last = config['seed'] + config['epochs'] - 1  # epoch k reseeds with seed + k - 1
+    if last > SEED_MAX:
+        raise UsageError(f"--seed {config['seed']} with {config['epochs']} epochs would seed "
+                         f"NumPy with {last} > {SEED_MAX}; use a smaller --seed")
+
+
 def _new_config(args):
     dataset = args.dataset or 'spiral'
     model = args.model or 'mlp'
@@ -134,13 +179,11 @@ def _new_config(args):
 
 
 def _resumed_config(args):
-    path = os.path.join(args.resume, CONFIG)
-    try:
-        with open(path, encoding='utf-8') as f:
-            config = json.load(f)
-    except FileNotFoundError:
-        raise UsageError(f"--resume: {args.resume} has no {CONFIG}; pass a run folder written "
-                         "by python -m dezero train") from None
+    if not os.path.isdir(args.resume):
+        kind = 'a file' if os.path.exists(args.resume) else 'not there'
+        raise UsageError(f"--resume {args.resume} is {kind}; pass a run folder written by "
+                         "python -m dezero train")
+    config = read_config(args.resume)
     for key in SAVED_SETTINGS:
         given = getattr(args, key)
         if given is not None and given != config[key]:
@@ -155,20 +198,33 @@ def _resumed_config(args):
 
 
 def _new_run_dir(out):
+    """(folder, whether this call created it) for a new run."""
     if out is not None:
+        if os.path.exists(out) and not os.path.isdir(out):
+            raise UsageError(f"--out {out} is a file; name a folder for the run")
         if os.path.exists(os.path.join(out, CONFIG)):
             raise UsageError(f"--out {out} already holds a run; continue it with --resume {out} "
                              "or choose another folder")
-        os.makedirs(out, exist_ok=True)
-        return out
+        created = not os.path.exists(out)
+        try:
+            os.makedirs(out, exist_ok=True)
+        except OSError as e:
+            raise UsageError(f"--out {out}: cannot create the run folder ({e.strerror}); choose "
+                             "a writable place") from None
+        if not os.access(out, os.W_OK):
+            raise UsageError(f"--out {out} is not writable; choose a writable place")
+        return out, created
     base = os.path.join('runs', time.strftime('%Y%m%d-%H%M%S'))
     for k in range(1000):
         path = base if k == 0 else f'{base}-{k}'
         try:
             os.makedirs(path)
-            return path
+            return path, True
         except FileExistsError:
             continue
+        except OSError as e:
+            raise UsageError(f"cannot create the run folder {path} ({e.strerror}); choose a "
+                             "writable place with --out") from None
     raise UsageError(f"cannot find a free run folder name next to {base}; use --out")
 
 
@@ -211,6 +267,48 @@ def _plot(run_dir, history):
         return None
 
 
+def _log_epoch(record, epochs):
+    def pair(loss, acc):
+        return f"loss {loss:.4f}" + ('' if acc is None else f" acc {acc:.4f}")
+    text = f"epoch {record['epoch']}/{epochs}: {pair(record['train_loss'], record['train_acc'])}"
+    if record.get('test_loss') is not None:
+        text += f" | test {pair(record['test_loss'], record['test_acc'])}"
+    print(text + f" ({record['seconds']:.2f} s)", flush=True)
+
+
+def _fail(message):
+    """Print `error: message` as one line on stderr; return exit code 1."""
+    print('error: ' + ' '.join(str(message).split()), file=sys.stderr)
+    return 1
+
+
+def _resumed_history(run_dir):
+    from dezero.training import load_history
+    path = os.path.join(run_dir, HISTORY_JSON)
+    if not os.path.exists(path):
+        return []
+    try:
+        history = load_history(path)
+        epochs = [r['epoch'] for r in history]
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:
+        raise RunFileError(f"--resume: {path} is damaged ({type(e).__name__}: {e}); restore it "
+                           "or start a new run") from None
+    if epochs != list(range(1, len(epochs) + 1)):
+        raise RunFileError(f"--resume: {path} holds epochs {epochs}, not 1, 2, ...; restore it "
+                           "or start a new run")
+    return history
+
+
+def _discard_new_run(run_dir, created):
+    """Remove what a new run wrote before its first checkpoint (and its folder, if new)."""
+    for name in (CONFIG, HISTORY_PNG):
+        with contextlib.suppress(OSError):
+            os.remove(os.path.join(run_dir, name))
+    if created:
+        with contextlib.suppress(OSError):
+            os.rmdir(run_dir)
+
+
 def _describe(config):
     hidden = ','.join(str(h) for h in config['hidden'])
     return (f"{config['model']} (hidden {hidden}) on {config['dataset']}, {config['optimizer']} "
@@ -222,15 +320,16 @@ def run(args):
     from dezero import cuda
     from dezero.callbacks import TerminateOnNaN, TrainingDiverged
     from dezero.dataloaders import DataLoader
-    from dezero.training import fit, load_history
+    from dezero.training import fit
 
     try:
         config = _resumed_config(args) if args.resume else _new_config(args)
+        _check_seed_range(config)
+        history = _resumed_history(args.resume) if args.resume else []
     except UsageError as e:
         args.parser.error(str(e))
-    history = []
-    if args.resume and os.path.exists(os.path.join(args.resume, HISTORY_JSON)):
-        history = load_history(os.path.join(args.resume, HISTORY_JSON))
+    except RunFileError as e:
+        return _fail(e)
     done = len(history)
     if done >= config['epochs']:
         print(f"{args.resume} already holds {done} epochs (target {config['epochs']}); "
@@ -275,9 +374,10 @@ def run(args):
         run_dir = args.resume
     else:
         run_dir = problem = None
+        created = False
         if root:  # only rank 0 picks and creates the folder; the others are told its name
             try:
-                run_dir = _new_run_dir(args.out)
+                run_dir, created = _new_run_dir(args.out)
             except UsageError as e:
                 problem = str(e)
         if comm is not None:
@@ -287,17 +387,27 @@ def run(args):
                 args.parser.error(problem)
             return 2
     if root:
-        write_text(os.path.join(run_dir, CONFIG), json.dumps(config, indent=1) + '\n')
+        try:
+            write_text(os.path.join(run_dir, CONFIG), json.dumps(config, indent=1) + '\n')
+        except OSError as e:
+            if not args.resume:
+                _discard_new_run(run_dir, created)
+            return _fail(f"cannot write {os.path.join(run_dir, CONFIG)} ({e.strerror}); choose "
+                         "a writable place with --out")
 
     # Reseeding with the epoch count gives a resumed run fresh, reproducible shuffles.
     np.random.seed(config['seed'] + done)
     model = nets.build_model(config)
     optimizer = nets.build_optimizer(config, model)
     if done:
-        model.load_weights(os.path.join(run_dir, WEIGHTS))
-        if args.gpu:  # first, so that the optimizer state is restored next to the weights
-            model.to_gpu()
-        optimizer.load_state(os.path.join(run_dir, OPTIMIZER_STATE))
+        try:
+            model.load_weights(os.path.join(run_dir, WEIGHTS))
+            if args.gpu:  # first, so that the optimizer state is restored next to the weights
+                model.to_gpu()
+            optimizer.load_state(os.path.join(run_dir, OPTIMIZER_STATE))
+        except (OSError, ValueError) as e:
+            return _fail(f"--resume {run_dir}: {e}; the run folder is damaged or of another "
+                         "model: start a new run")
 
     batch_size = config['batch_size']
     where = ''
@@ -327,21 +437,31 @@ def run(args):
         say(f"TensorBoard events: {log_dir} (view with: tensorboard --logdir {log_dir})")
     try:
         # TerminateOnNaN first: a diverged epoch is never checkpointed.
+        # Progress bars on a terminal; otherwise (a log file, a pipe, --no-progress) one
+        # plain line per epoch on stdout.
+        bars = not args.no_progress and sys.stdout.isatty()
+        log = [] if bars or not root else [lambda record: _log_epoch(record, config['epochs'])]
         fit(model, optimizer, train_loader, test_loader, epochs=config['epochs'],
-            gpu=args.gpu, progress=not args.no_progress, history=history,
-            on_epoch_end=[TerminateOnNaN(batches=comm is None), checkpoint],
+            gpu=args.gpu, progress=bars, history=history,
+            on_epoch_end=[TerminateOnNaN(batches=comm is None), checkpoint] + log,
             callbacks=callbacks)
     except TrainingDiverged as e:
         if history and history[-1]['epoch'] == e.epoch:  # recorded, never checkpointed
             history.pop()
         if not root:
             return 1
-        _plot(run_dir, history)
         where = f"epoch {e.epoch}" + (f", batch {e.batch}" if e.batch is not None else '')
-        print(f"error: training diverged: the {e.key.replace('_', ' ')} became {e.value} at "
-              f"{where}; {run_dir} keeps the {len(history)} complete epoch(s) before it; start "
-              f"again with a smaller --lr (it was {config['lr']:g})", file=sys.stderr)
-        return 1
+        if history:
+            _plot(run_dir, history)
+            kept = f"{run_dir} keeps the {len(history)} complete epoch(s) before it"
+        elif args.resume:
+            kept = f"{run_dir} is unchanged"
+        else:
+            _discard_new_run(run_dir, created)
+            kept = "nothing was saved"
+        return _fail(f"training diverged: the {e.key.replace('_', ' ')} became {e.value} at "
+                     f"{where}; {kept}; start again with a smaller --lr (it was "
+                     f"{config['lr']:g})")
     except KeyboardInterrupt:
         if not root:
             return 130

@@ -1,0 +1,48 @@
+"""Argument types and checks shared by `python -m dezero` and the example scripts.
+
+Each raises argparse.ArgumentTypeError (or calls parser.error), so a bad value ends in
+one line on stderr and exit status 2, before any download or training starts.
+"""
+import argparse
+import math
+
+SEED_MAX = 2 ** 32 - 1  # NumPy's legacy seeding range
+
+
+def positive(kind):
+    """An argparse type: a finite number of `kind` (int or float) greater than 0."""
+    def parse(text):
+        try:
+            value = kind(text)
+        except ValueError:
+            value = 0
+        if not (value > 0 and math.isfinite(value)):  # also refuses nan and inf
+            raise argparse.ArgumentTypeError(f"expected a positive {kind.__name__}, got {text!r}")
+        return value
+    parse.__name__ = f'positive_{kind.__name__}'
+    return parse
+
+
+positive_int = positive(int)
+positive_float = positive(float)
+
+
+def seed(text):
+    """An argparse type: an integer seed from 0 to 2**32 - 1 (what np.random.seed takes)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 0 <= value <= SEED_MAX:
+        raise argparse.ArgumentTypeError(f"expected an integer from 0 to {SEED_MAX}, got {text!r}")
+    return value
+
+
+def check_gpu(parser, args):
+    """With --gpu, stop with a one-line usage error unless CuPy and a CUDA GPU are there."""
+    if getattr(args, 'gpu', False):
+        from dezero import cuda
+        try:
+            cuda.require_cupy()
+        except RuntimeError as e:
+            parser.error(f"--gpu: {e}")
