@@ -20,9 +20,7 @@ import numpy as np
 
 from dezero import __version__
 from dezero.cli import data, nets
-from dezero.cli.options import SEED_MAX
-from dezero.cli.options import positive as _positive
-from dezero.cli.options import seed as _seed
+from dezero.cli.options import SEED_MAX, positive as _positive, seed as _seed
 from dezero.serializers import write_text
 
 CONFIG = 'config.json'
