@@ -105,3 +105,23 @@ def test_variables_stay_hashable_by_identity():
     a, b = Variable(np.ones(2)), Variable(np.ones(2))
     assert len({a, b}) == 2 and {a: 1}[a] == 1
     assert hash(a) != hash(b)
+
+
+def test_gpu_data_converts_explicitly_only(xp):
+    if xp is np:
+        pytest.skip('checks CuPy data')
+    import dezero
+    from dezero import cuda, models
+    v = Variable(xp.arange(3.0))
+    assert type(v.numpy()) is np.ndarray and v.tolist() == [0.0, 1.0, 2.0]
+    with pytest.raises(TypeError, match=r'Variable.__array__: the data is a cupy\..* use v.numpy'):
+        np.asarray(v)
+    assert cuda.is_cupy_array(v < 1.0)
+    model = models.MLP((3, 2)).to('cuda')
+    model(xp.ones((1, 4), dtype=np.float32))
+    assert all(cuda.is_cupy_array(p.data) for p in model.params())
+    assert all(isinstance(a, np.ndarray) for a in model.state_dict().values())
+    dezero.manual_seed(3)
+    a = xp.random.rand(2)
+    dezero.manual_seed(3)
+    assert bool((xp.random.rand(2) == a).all())
