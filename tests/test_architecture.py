@@ -1,0 +1,118 @@
+"""The package's import layering (docs/ARCHITECTURE.md): no module imports from a layer above it.
+
+Every import in src/dezero is read with ast, including the imports inside functions (a lazy
+import is still a dependency). A module may import from its own layer or any layer below.
+`dezero/__init__.py` (the public names) may import everything. A new module must be given a
+layer in LAYERS below and in docs/ARCHITECTURE.md.
+"""
+import ast
+import pathlib
+
+import pytest
+
+SRC = pathlib.Path(__file__).resolve().parents[1] / 'src'
+
+# Lowest first. Module names match by the longest dotted prefix.
+LAYERS = [
+    ('arrays', ['dezero.cuda', 'dezero._malloc', 'dezero._parallel', 'dezero.utils_array']),
+    ('engine', ['dezero.core', 'dezero.core_simple', 'dezero.anomaly']),
+    ('functions', ['dezero.functions', 'dezero.functions_conv', 'dezero.numerical']),
+    ('io', ['dezero.serializers', 'dezero.download', 'dezero.graph', 'dezero.utils']),
+    ('layers', ['dezero.layers']),
+    ('models', ['dezero.models']),
+    ('optimizers', ['dezero.optimizers']),
+    ('data', ['dezero.datasets', 'dezero.dataloaders', 'dezero.transforms']),
+    ('training', ['dezero.training', 'dezero.callbacks', 'dezero.progress']),
+    ('integration', ['dezero.onnx', 'dezero.distributed']),
+    ('cli', ['dezero.cli', 'dezero.__main__']),
+]
+
+
+def _layer_of(module):
+    """(index, name) of the layer holding `module`, or None when the table lacks it."""
+    best = None
+    for index, (name, prefixes) in enumerate(LAYERS):
+        for prefix in prefixes:
+            if module == prefix or module.startswith(prefix + '.'):
+                if best is None or len(prefix) > best[2]:
+                    best = (index, name, len(prefix))
+    return None if best is None else best[:2]
+
+
+def _module_name(path):
+    parts = list(path.relative_to(SRC).with_suffix('').parts)
+    if parts[-1] == '__init__':
+        parts.pop()
+    return '.'.join(parts)
+
+
+def _imports(path):
+    """Every dezero module that the file at `path` imports (at any depth in the file)."""
+    module = _module_name(path)
+    package = module.split('.') if path.name == '__init__.py' else module.split('.')[:-1]
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding='utf-8'))):
+        if isinstance(node, ast.Import):
+            found.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package[:len(package) - (node.level - 1)]
+                target = '.'.join(base + ([node.module] if node.module else []))
+            else:
+                target = node.module or ''
+            if target == 'dezero':
+                # `from dezero import cuda` names a module; `from dezero import Variable`
+                # goes through the package itself.
+                for a in node.names:
+                    sub = 'dezero.' + a.name
+                    is_module = ((SRC / 'dezero' / (a.name + '.py')).exists()
+                                 or (SRC / 'dezero' / a.name).is_dir())
+                    found.add(sub if is_module else 'dezero')
+            else:
+                found.add(target)
+    return {m for m in found if m == 'dezero' or m.startswith('dezero.')}
+
+
+MODULES = sorted(p for p in (SRC / 'dezero').rglob('*.py'))
+
+
+def test_every_module_has_a_layer():
+    missing = [_module_name(p) for p in MODULES
+               if _module_name(p) != 'dezero' and _layer_of(_module_name(p)) is None]
+    assert not missing, (f"modules without a layer: {missing}; add them to LAYERS in "
+                         "tests/test_architecture.py and to docs/ARCHITECTURE.md")
+
+
+@pytest.mark.parametrize('path', MODULES, ids=lambda p: _module_name(p))
+def test_module_imports_only_its_own_layer_or_below(path):
+    module = _module_name(path)
+    if module == 'dezero':
+        return  # the public names: may import everything
+    own = _layer_of(module)
+    if own is None:
+        pytest.skip('no layer (reported by test_every_module_has_a_layer)')
+    upward = []
+    for target in sorted(_imports(path)):
+        if target == 'dezero':
+            if own[1] != 'cli':
+                upward.append("dezero (the package's public names; import the defining module)")
+            continue
+        layer = _layer_of(target)
+        if layer is not None and layer[0] > own[0]:
+            upward.append(f"{target} (layer {layer[1]})")
+    assert not upward, (f"{module} (layer {own[1]}) imports from layers above it: {upward}; "
+                        "see docs/ARCHITECTURE.md")
+
+
+def test_the_engine_imports_only_the_array_helpers():
+    assert _imports(SRC / 'dezero' / 'core.py') <= {'dezero.cuda'}
+
+
+@pytest.mark.parametrize('case, expected', [
+    ('dezero.functions.conv', 'functions'),
+    ('dezero.layers', 'layers'),
+    ('dezero.cli.train', 'cli'),
+    ('dezero.core', 'engine'),
+])
+def test_layer_table_resolves_by_prefix(case, expected):
+    assert _layer_of(case)[1] == expected
