@@ -12,8 +12,8 @@ import numpy as np
 import dezero.functions as F
 import dezero.layers as L
 from dezero import DataLoader, models, optimizers
-from dezero.cli.data import Digits, MissingDependencyError
 from dezero.cli.options import check_gpu, positive_int
+from dezero.datasets import Digits, MissingDependencyError
 from dezero.training import fit
 
 

@@ -2,34 +2,11 @@
 import numpy as np
 
 from dezero import datasets
+from dezero.datasets import Digits
 from dezero.transforms import Compose, Flatten, Normalize, ToFloat
 
 DATASETS = ('spiral', 'digits', 'mnist', 'fashion-mnist', 'cifar10')
 IMAGE_DATASETS = DATASETS[1:]
-
-
-class MissingDependencyError(RuntimeError):
-    """An optional package the chosen option needs is not installed."""
-
-
-class Digits(datasets.Dataset):
-    """scikit-learn's bundled 8x8 digits (1797 images, 16 grey levels), split 80/20 by a fixed
-    permutation; data (N, 1, 8, 8) float32 in [0, 1], label (N,) int64."""
-
-    def prepare(self):
-        try:
-            from sklearn.datasets import load_digits
-        except ImportError as e:
-            raise MissingDependencyError(
-                "the digits data set comes with scikit-learn, which is not installed: "
-                "pip install 'dezero[digits]' (or pip install scikit-learn)") from e
-        bunch = load_digits()
-        x = (bunch.images / 16.0).astype(np.float32)[:, None]
-        t = bunch.target.astype(np.int64)
-        order = np.random.RandomState(0).permutation(len(x))
-        cut = int(len(x) * 0.8)
-        idx = order[:cut] if self.train else order[cut:]
-        self.data, self.label = x[idx], t[idx]
 
 
 def _scale(flat, std=255.0, mean=0.0):

@@ -1,28 +1,10 @@
 """The models and optimizers `python -m dezero train` builds from a run's config."""
 import dezero.functions as F
 from dezero import models, optimizers
+from dezero.models import SmallCNN
 
 MODELS = ('mlp', 'cnn')
 OPTIMIZERS = ('sgd', 'momentum', 'adam', 'adamw')
-
-
-class SmallCNN(models.Model):
-    """Two 3x3 conv + ReLU + 2x2 max-pool blocks (16 and 32 channels), then an MLP head.
-
-    Input (N, C, H, W) with H, W >= 4; output (N, n_classes) logits.
-    """
-
-    def __init__(self, hidden, n_classes):
-        super().__init__()
-        import dezero.layers as L
-        self.conv1 = L.Conv2d(16, 3, pad=1)
-        self.conv2 = L.Conv2d(32, 3, pad=1)
-        self.head = models.MLP(tuple(hidden) + (n_classes,), activation=F.relu)
-
-    def forward(self, x):
-        x = F.pooling(F.relu(self.conv1(x)), 2, stride=2)
-        x = F.pooling(F.relu(self.conv2(x)), 2, stride=2)
-        return self.head(F.flatten(x))
 
 
 def build_model(config):

@@ -21,6 +21,7 @@ import numpy as np
 from dezero import __version__
 from dezero.cli import data, nets
 from dezero.cli.options import SEED_MAX, positive as _positive, seed as _seed
+from dezero.datasets import MissingDependencyError
 from dezero.serializers import write_text
 
 CONFIG = 'config.json'
@@ -364,7 +365,7 @@ def run(args):
     try:
         train_set, test_set, input_shape, n_classes = data.load(config['dataset'],
                                                                 config['model'])
-    except (data.MissingDependencyError, OSError) as e:
+    except (MissingDependencyError, OSError) as e:
         print(f"error: cannot load the {config['dataset']} data set: {e}", file=sys.stderr)
         return 1
     config.update(input_shape=list(input_shape), n_classes=n_classes, dezero_version=__version__)
