@@ -102,3 +102,31 @@ def test_terminate_on_nan_lets_a_healthy_fit_finish():
     from dezero.callbacks import TerminateOnNaN
     history = _spiral_fit(1.0, [TerminateOnNaN()], epochs=2)
     assert [r['epoch'] for r in history] == [1, 2]
+
+
+def test_checkpoint_every_epoch_writes_weights_state_and_extra_each_epoch(tmp_path):
+    from dezero.callbacks import CheckpointEveryEpoch
+    epochs_seen = []
+    cb = CheckpointEveryEpoch(tmp_path / 'model.npz', tmp_path / 'opt.npz',
+                              also=lambda: epochs_seen.append(len(cb.history)))
+    _fit(callbacks=[cb])
+    assert epochs_seen == [1, 2, 3]
+    fresh = models.MLP((8, 3), activation=F.relu)
+    fresh(np.zeros((1, 2), dtype=np.float32))
+    fresh.load_weights(tmp_path / 'model.npz')
+    for a, b in zip(fresh.params(), cb.model.params()):
+        np.testing.assert_array_equal(a.data, b.data)
+    optimizers.SGD(0.1).setup(fresh).load_state(tmp_path / 'opt.npz')
+
+
+def test_hold_sigint_delivers_ctrl_c_after_the_block():
+    import os
+    import signal
+
+    from dezero.callbacks import hold_sigint
+    steps = []
+    with pytest.raises(KeyboardInterrupt):
+        with hold_sigint():
+            os.kill(os.getpid(), signal.SIGINT)
+            steps.append('finished')
+    assert steps == ['finished']

@@ -145,10 +145,10 @@ def test_train_ctrl_c_keeps_the_complete_epochs_and_exits_130(tmp_path):
 
 
 def test_checkpoint_saving_holds_ctrl_c_until_it_is_done():
-    from dezero.cli.train import _sigint_deferred
+    from dezero.callbacks import hold_sigint
     steps = []
     with pytest.raises(KeyboardInterrupt):
-        with _sigint_deferred():
+        with hold_sigint():
             os.kill(os.getpid(), signal.SIGINT)
             time.sleep(0.01)
             steps.append('finished')

@@ -26,6 +26,8 @@ import urllib.parse
 import urllib.request
 import zlib
 
+from dezero.progress import progress_bar
+
 __all__ = ['DownloadError', 'CorruptFileError', 'UnsafeArchiveError', 'cache_dir',
            'get_file', 'sha256_of', 'extract_archive']
 
@@ -94,53 +96,6 @@ def _check_file_name(file_name, url):
         raise ValueError(
             f"get_file: cannot use {file_name!r} as the cached file name for {url!r}; pass "
             "file_name='something.ext' (a plain name, no folders).")
-
-
-# ---------------------------------------------------------------------------
-# progress bars
-# ---------------------------------------------------------------------------
-class _PlainBar:
-    """A minimal text progress bar on stderr, used when tqdm is not installed."""
-
-    def __init__(self, total, desc, stream=None):
-        self.total, self.desc, self.n = total, desc, 0
-        self.stream = stream if stream is not None else sys.stderr
-        self._last = 0.0
-
-    def update(self, n):
-        self.n += n
-        now = time.monotonic()
-        if now - self._last >= 0.1:
-            self._last = now
-            self._draw()
-
-    def _draw(self):
-        mb = self.n / 2 ** 20
-        if self.total:
-            frac = min(self.n / self.total, 1.0)
-            bar = '#' * int(frac * 30)
-            total_mb = self.total / 2 ** 20
-            text = f"\r{self.desc}: [{bar:<30}] {frac * 100:5.1f}% {mb:.1f}/{total_mb:.1f} MiB"
-        else:
-            text = f"\r{self.desc}: {mb:.1f} MiB"
-        self.stream.write(text)
-        self.stream.flush()
-
-    def close(self):
-        self._draw()
-        self.stream.write('\n')
-        self.stream.flush()
-
-
-def _make_bar(total, desc, progress):
-    if not progress:
-        return None
-    try:
-        from tqdm.auto import tqdm
-    except ImportError:
-        return _PlainBar(total, desc)
-    return tqdm(total=total, desc=desc, unit='B', unit_scale=True, unit_divisor=1024,
-                file=sys.stderr, leave=True)
 
 
 # ---------------------------------------------------------------------------
@@ -260,7 +215,7 @@ def _fetch(url, tmp, expect, desc, progress, deadline):
             total = int(length) if length and length.isdigit() else None
             if total is None and isinstance(resp, http.client.HTTPResponse) and not resp.chunked:
                 delimited = False
-            bar = _make_bar(total, desc, progress)
+            bar = progress_bar(total, desc, progress, unit='B')
             while True:
                 chunk = resp.read(_CHUNK)
                 if not chunk:

@@ -11,13 +11,13 @@ import io
 import json
 import math
 import os
-import sys
 import time
 
 import dezero.functions as F
 from dezero.callbacks import TensorBoard, as_callbacks  # noqa: F401  (TensorBoard: re-exported)
 from dezero.core import no_grad, test_mode
 from dezero.dataloaders import DataLoader
+from dezero.progress import progress_bar
 from dezero.serializers import atomic_path, write_text
 
 HISTORY_KEYS = ('epoch', 'train_loss', 'train_acc', 'test_loss', 'test_acc', 'seconds')
@@ -26,68 +26,6 @@ PLOT_EXTRA = "pip install 'dezero[plot]'"
 # Refresh the bar's loss/accuracy text every this many batches: formatting it on
 # every batch would cost more than the small models' steps themselves.
 _POSTFIX_EVERY = 16
-
-
-# ---------------------------------------------------------------------------
-# Progress bars
-# ---------------------------------------------------------------------------
-class _PlainBar:
-    """The fallback when tqdm is missing: one line per epoch, redrawn in place on a terminal."""
-
-    def __init__(self, total, desc, file=None):
-        self.total, self.desc, self.n, self.postfix = total, desc, 0, ''
-        self.file = sys.stderr if file is None else file
-        self.tty = hasattr(self.file, 'isatty') and self.file.isatty()
-        self._last = 0.0
-
-    def update(self, n=1):
-        self.n += n
-        if self.tty:
-            now = time.perf_counter()
-            if now - self._last > 0.1:
-                self._last = now
-                self._draw('\r')
-
-    def set_postfix_str(self, text, refresh=True):
-        self.postfix = text
-
-    def _draw(self, start, end=''):
-        total = self.total
-        if total:
-            filled = int(20 * min(self.n, total) / total)
-            bar = f' [{"#" * filled}{"." * (20 - filled)}] {self.n}/{total}'
-        else:
-            bar = f' {self.n}'
-        self.file.write(f'{start}{self.desc}{bar} {self.postfix}{end}')
-        self.file.flush()
-
-    def close(self):
-        self._draw('\r' if self.tty else '', '\n')
-
-
-class _NoBar:
-    def update(self, n=1):
-        pass
-
-    def set_postfix_str(self, text, refresh=True):
-        pass
-
-    def close(self):
-        pass
-
-
-def progress_bar(total, desc, enabled=True):
-    """A progress bar over `total` steps: tqdm when installed, else a plain text line.
-
-    The returned object has update(n), set_postfix_str(text) and close().
-    """
-    if not enabled:
-        return _NoBar()
-    try:
-        from tqdm import tqdm
-    except ImportError:
-        return _PlainBar(total, desc)
-    return tqdm(total=total, desc=desc, unit='batch', leave=True, dynamic_ncols=True)
 
 
 def _loader_length(loader):

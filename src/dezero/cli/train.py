@@ -11,9 +11,7 @@ import importlib.util
 import json
 import math
 import os
-import signal
 import sys
-import threading
 import time
 
 import numpy as np
@@ -230,29 +228,10 @@ def _new_run_dir(out):
 # ---------------------------------------------------------------------------
 # the run
 # ---------------------------------------------------------------------------
-@contextlib.contextmanager
-def _sigint_deferred():
-    """Hold Ctrl-C until the block ends, so that a checkpoint is never half written."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    caught = []
-    previous = signal.signal(signal.SIGINT, lambda signum, frame: caught.append(signum))
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
-    if caught:
-        raise KeyboardInterrupt
-
-
-def _save_checkpoint(run_dir, model, optimizer, history):
+def _save_histories(run_dir, history):
     from dezero.training import save_history
-    with _sigint_deferred():
-        model.save_weights(os.path.join(run_dir, WEIGHTS))
-        optimizer.save_state(os.path.join(run_dir, OPTIMIZER_STATE))
-        save_history(history, os.path.join(run_dir, HISTORY_CSV))
-        save_history(history, os.path.join(run_dir, HISTORY_JSON))
+    save_history(history, os.path.join(run_dir, HISTORY_CSV))
+    save_history(history, os.path.join(run_dir, HISTORY_JSON))
 
 
 def _plot(run_dir, history):
@@ -317,7 +296,7 @@ def _describe(config):
 def run(args):
     """Carry out `python -m dezero train` with parsed args; return the exit code."""
     from dezero import cuda
-    from dezero.callbacks import TerminateOnNaN, TrainingDiverged
+    from dezero.callbacks import CheckpointEveryEpoch, TerminateOnNaN, TrainingDiverged
     from dezero.dataloaders import DataLoader
     from dezero.training import fit
 
@@ -424,10 +403,10 @@ def run(args):
     train_loader = DataLoader(train_set, batch_size)
     test_loader = DataLoader(test_set, max(config['batch_size'], 256), shuffle=False)
 
-    def checkpoint(record):
-        if root:
-            _save_checkpoint(run_dir, model, optimizer, history)
-
+    # After each epoch (rank 0): weights, optimizer state and history, Ctrl-C held.
+    checkpoint = [CheckpointEveryEpoch(
+        os.path.join(run_dir, WEIGHTS), os.path.join(run_dir, OPTIMIZER_STATE),
+        also=lambda: _save_histories(run_dir, history))] if root else []
     callbacks = []
     if args.tensorboard is not None and root:
         from dezero.callbacks import TensorBoard
@@ -442,7 +421,7 @@ def run(args):
         log = [] if bars or not root else [lambda record: _log_epoch(record, config['epochs'])]
         fit(model, optimizer, train_loader, test_loader, epochs=config['epochs'],
             gpu=args.gpu, progress=bars, history=history,
-            on_epoch_end=[TerminateOnNaN(batches=comm is None), checkpoint] + log,
+            on_epoch_end=[TerminateOnNaN(batches=comm is None)] + checkpoint + log,
             callbacks=callbacks)
     except TrainingDiverged as e:
         if history and history[-1]['epoch'] == e.epoch:  # recorded, never checkpointed
