@@ -25,7 +25,8 @@ from dezero._malloc import tune_allocator as _tune_allocator
 # Reuse large freed blocks between training steps (glibc; DEZERO_MALLOC_TUNING=0 opts out).
 _tune_allocator()
 
-# The book's switch between core_simple and core: dezero itself always uses the full core
+# --- compatibility ---
+# keeps the book's dezero.is_simple_core switch: dezero itself always uses the full core
 # (dezero.core_simple is the separate first-stage engine of steps 1-32).
 is_simple_core = False
 

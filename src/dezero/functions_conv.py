@@ -1,5 +1,10 @@
-"""The book's module name for the convolution functions: re-exports dezero.functions.conv,
-dezero.functions.pooling and the array kernels of dezero.functions._im2col."""
+"""COMPATIBILITY MODULE: the book's `dezero.functions_conv` (steps 55-58).
+
+It defines nothing: it re-exports dezero.functions.conv, dezero.functions.pooling, the
+array kernels of dezero.functions._im2col and the size helpers of dezero.utils_array under
+the names the book imports from here, plus the book's class names for pooling below.
+New code imports from dezero.functions.
+"""
 from dezero.functions._im2col import col2im_array, im2col_array
 from dezero.functions.conv import (
     Col2im, Conv2d, Conv2DGradW, Deconv2d, Im2col, col2im, conv2d, conv2d_simple, deconv2d,
@@ -9,7 +14,7 @@ from dezero.functions.pooling import (
     average_pooling, pooling, pooling_simple)
 from dezero.utils_array import get_conv_outsize, get_deconv_outsize, pair
 
-# The book's class names for the pooling Functions.
-Pooling = Pooling2D
-AveragePooling = AveragePooling2D
-AveragePoolingGrad = AveragePooling2DGrad
+# --- compatibility: the book's class names for the pooling Functions ---
+Pooling = Pooling2D  # keeps the book's functions_conv.Pooling (max pooling)
+AveragePooling = AveragePooling2D  # keeps the book's functions_conv.AveragePooling
+AveragePoolingGrad = AveragePooling2DGrad  # keeps the book's functions_conv.AveragePoolingGrad

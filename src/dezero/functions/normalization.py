@@ -182,7 +182,8 @@ def batch_norm(x, gamma, beta, mean, var, decay=0.9, eps=2e-5):
     return BatchNorm(mean, var, decay, eps, Config.train)(x, gamma, beta)
 
 
-batch_nrom = batch_norm  # the book's misspelt name
+# --- compatibility ---
+batch_nrom = batch_norm  # keeps the book's misspelt F.batch_nrom
 
 
 # ---------------------------------------------------------------------------
