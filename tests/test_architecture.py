@@ -21,7 +21,7 @@ LAYERS = [
             'dezero.utils']),
     ('layers', ['dezero.layers']),
     ('models', ['dezero.models']),
-    ('optimizers', ['dezero.optimizers']),
+    ('optimizers', ['dezero.optimizers', 'dezero.schedulers']),
     ('data', ['dezero.datasets', 'dezero.dataloaders', 'dezero.transforms']),
     ('training', ['dezero.training', 'dezero.callbacks']),
     ('integration', ['dezero.onnx', 'dezero.distributed']),
