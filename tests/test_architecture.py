@@ -61,14 +61,13 @@ def _imports(path):
                 target = '.'.join(base + ([node.module] if node.module else []))
             else:
                 target = node.module or ''
-            if target == 'dezero':
+            folder = SRC.joinpath(*target.split('.'))
+            if folder.is_dir():
                 # `from dezero import cuda` names a module; `from dezero import Variable`
                 # goes through the package itself.
                 for a in node.names:
-                    sub = 'dezero.' + a.name
-                    is_module = ((SRC / 'dezero' / (a.name + '.py')).exists()
-                                 or (SRC / 'dezero' / a.name).is_dir())
-                    found.add(sub if is_module else 'dezero')
+                    is_module = (folder / (a.name + '.py')).exists() or (folder / a.name).is_dir()
+                    found.add(target + '.' + a.name if is_module else target)
             else:
                 found.add(target)
     return {m for m in found if m == 'dezero' or m.startswith('dezero.')}
@@ -103,6 +102,37 @@ def test_module_imports_only_its_own_layer_or_below(path):
             upward.append(f"{target} (layer {layer[1]})")
     assert not upward, (f"{module} (layer {own[1]}) imports from layers above it: {upward}; "
                         "see docs/ARCHITECTURE.md")
+
+
+def _graph():
+    """{module: the modules it imports}, every import resolved to a module of src/dezero."""
+    modules = {_module_name(p): p for p in MODULES}
+
+    def resolve(name):
+        while name and name not in modules:
+            name = name.rpartition('.')[0]
+        return name
+
+    return {m: {resolve(t) for t in _imports(p)} - {'', m} for m, p in modules.items()}
+
+
+def test_no_import_cycles():
+    graph = _graph()
+    state, cycles = {}, []
+
+    def visit(module, path):
+        state[module] = 'open'
+        for target in sorted(graph[module]):
+            if state.get(target) == 'open':
+                cycles.append(path[path.index(target):] + [target])
+            elif target not in state:
+                visit(target, path + [target])
+        state[module] = 'done'
+
+    for module in sorted(graph):
+        if module not in state:
+            visit(module, [module])
+    assert not cycles, f"import cycles: {[' -> '.join(c) for c in cycles]}"
 
 
 def test_the_engine_imports_only_the_array_helpers():
