@@ -304,7 +304,9 @@ def fake_run(run, config):
     """A run folder as `train` leaves it (config.json and model.npz), without training."""
     from dezero.cli import nets
     run.mkdir()
-    (run / 'config.json').write_text(json.dumps(config))
+    settings = {'dataset': 'spiral' if config['model'] == 'mlp' else 'digits',
+                'optimizer': 'sgd', 'lr': 0.1, 'batch_size': 8, 'epochs': 1, 'seed': 0}
+    (run / 'config.json').write_text(json.dumps({**settings, **config}))
     model = nets.build_model(config)
     model(np.zeros((1, *config['input_shape']), np.float32))
     model.save_weights(str(run / 'model.npz'))
@@ -316,7 +318,7 @@ def fake_run(run, config):
 ], ids=['mlp', 'cnn'])
 def test_cli_export_writes_a_runnable_file(config, tmp_path, capsys):
     from dezero.__main__ import main
-    from dezero.cli.export import load_run_model
+    from dezero.cli.graph import load_run_model
     np.random.seed(9)
     run, out = tmp_path / 'run', tmp_path / 'model.onnx'
     fake_run(run, config)
@@ -327,7 +329,7 @@ def test_cli_export_writes_a_runnable_file(config, tmp_path, capsys):
 
 
 @pytest.mark.parametrize('args,code,message', [
-    (['--run', 'no-such-run'], 1, 'no such file'),
+    (['--run', 'no-such-run'], 2, 'is not there'),
     (['--run', '.', '--opset', '12'], 2, 'opset must be 17 or newer'),
 ])
 def test_cli_export_errors_are_one_line(args, code, message, tmp_path):

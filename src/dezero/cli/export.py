@@ -1,6 +1,4 @@
 """`python -m dezero export`: write the model of a `train` run as an ONNX file."""
-import json
-import os
 import sys
 
 import numpy as np
@@ -23,31 +21,19 @@ def add_parser(subparsers):
     return p
 
 
-def load_run_model(run_dir):
-    """(model, config) of a run folder: the model rebuilt from config.json with model.npz."""
-    from dezero.cli import nets
-    from dezero.cli.train import CONFIG, WEIGHTS
-    with open(os.path.join(run_dir, CONFIG), encoding='utf-8') as f:
-        config = json.load(f)
-    model = nets.build_model(config)
-    model.load_weights(os.path.join(run_dir, WEIGHTS))
-    return model, config
-
-
 def run(args):
     """Carry out `python -m dezero export` with parsed args; return the exit code."""
     from dezero import onnx as dezero_onnx
     if args.opset < 17:
         args.parser.error(f"--opset must be 17 or newer, got {args.opset}")
+    from dezero.cli.graph import load_run_model
+    from dezero.cli.train import RunFileError, UsageError, _fail
     try:
         model, config = load_run_model(args.run)
-    except FileNotFoundError as e:
-        print(f"error: --run {args.run}: no such file {e.filename}; pass a folder written by "
-              "python -m dezero train", file=sys.stderr)
-        return 1
-    except (ValueError, KeyError, json.JSONDecodeError) as e:
-        print(f"error: --run {args.run}: cannot rebuild the model: {e}", file=sys.stderr)
-        return 1
+    except UsageError as e:
+        args.parser.error(str(e))
+    except RunFileError as e:
+        return _fail(e)
     x = np.zeros((1, *config['input_shape']), dtype=np.float32)
     try:
         path = dezero_onnx.export(model, x, args.out, input_names=['x'], output_names=['y'],

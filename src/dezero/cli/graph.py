@@ -47,13 +47,12 @@ EXPRESSIONS = {
 }
 
 
-def model_output(run_dir):
-    """Rebuild a saved run's model, load its weights and run it on one zero example.
+def load_run_model(run_dir):
+    """(model, config) of a saved run: the model rebuilt from config.json, weights loaded.
 
     Raises train.UsageError when run_dir is not a run folder and train.RunFileError when
-    one of its files is missing or damaged.
+    one of its files is missing or damaged (shared by `graph --run` and `export --run`).
     """
-    from dezero import Variable
     from dezero.cli import nets
     from dezero.cli.train import WEIGHTS, RunFileError, UsageError, read_config
     if not os.path.isdir(run_dir):
@@ -75,7 +74,14 @@ def model_output(run_dir):
         model.load_weights(weights)
     except (OSError, ValueError) as e:
         raise RunFileError(f"--run: {e}; the run folder is damaged or of another model") from None
-    x = Variable(np.zeros((1, *shape), dtype=np.float32), name='x')
+    return model, config
+
+
+def model_output(run_dir):
+    """The output Variable of a saved run's model on one zero example (see load_run_model)."""
+    from dezero import Variable
+    model, config = load_run_model(run_dir)
+    x = Variable(np.zeros((1, *config['input_shape']), dtype=np.float32), name='x')
     y = model(x)
     y.name = 'y'
     return y
