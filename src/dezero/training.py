@@ -14,7 +14,7 @@ import os
 import time
 
 import dezero.functions as F
-from dezero.callbacks import TensorBoard, as_callbacks  # noqa: F401  (TensorBoard: re-exported)
+from dezero.callbacks import Callback, TensorBoard, as_callbacks  # noqa: F401  (TensorBoard: re-exported)
 from dezero.core import no_grad, test_mode
 from dezero.dataloaders import DataLoader
 from dezero.progress import progress_bar
@@ -163,6 +163,9 @@ def fit(model, optimizer, train_loader, test_loader=None, epochs=10,
     callbacks = as_callbacks(on_epoch_end) + as_callbacks(callbacks)
     for cb in callbacks:
         cb.model, cb.optimizer, cb.history = model, optimizer, history
+    # Only callbacks that override on_batch_end are called per batch (the hot loop).
+    batch_callbacks = [cb for cb in callbacks
+                       if type(cb).on_batch_end is not Callback.on_batch_end]
     if gpu:
         model.to_gpu()
         for loader in (train_loader, test_loader):
@@ -187,8 +190,10 @@ def fit(model, optimizer, train_loader, test_loader=None, epochs=10,
                 n = len(t)
                 loss_value = float(loss.data)
                 sum_loss += loss_value * n
-                for cb in callbacks:
-                    cb.on_batch_end({'epoch': epoch, 'batch': i, 'loss': loss_value})
+                if batch_callbacks:
+                    batch = {'epoch': epoch, 'batch': i, 'loss': loss_value}
+                    for cb in batch_callbacks:
+                        cb.on_batch_end(batch)
                 if acc_fn is not None:
                     sum_acc += float(acc_fn(y, t).data) * n
                 count += n
