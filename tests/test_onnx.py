@@ -355,3 +355,13 @@ def test_missing_onnx_package_names_the_extra(monkeypatch, tmp_path):
     monkeypatch.setitem(sys.modules, 'onnx', None)
     with pytest.raises(ImportError, match=r"pip install 'dezero\[onnx\]'"):
         donnx.export(models.MLP((2,)), randn(1, 2), tmp_path / 'm.onnx')
+
+
+@pytest.mark.parametrize('kwargs, message', [
+    ({'input_names': ['a', 'b']}, '2 input names for 1 inputs'),
+    ({'output_names': []}, '0 output names for 1 outputs'),
+])
+def test_export_names_must_match_the_inputs_and_outputs(kwargs, message, tmp_path):
+    with pytest.raises(ValueError, match=message):
+        donnx.export(models.MLP((3,)), randn(2, 2), tmp_path / 'm.onnx', **kwargs)
+    assert not (tmp_path / 'm.onnx').exists()

@@ -477,6 +477,16 @@ def _elem_type(helper, dtype):
     return helper.np_dtype_to_tensor_dtype(np.dtype(dtype))
 
 
+
+def _tensor_names(names, n, stem):
+    """The graph's input or output names: the given ones (n of them), else stem or stemI."""
+    if names is None:
+        return [f'{stem}{i}' if n > 1 else stem for i in range(n)]
+    names = list(names)
+    if len(names) != n:
+        raise ValueError(f"dezero.onnx.export: {len(names)} {stem} names for {n} {stem}s.")
+    return names
+
 def export(model, sample_input, path, input_names=None, output_names=None,
            dynamic_batch=True, opset=17):
     """Trace model on sample_input and write the graph as an ONNX model to path.
@@ -513,11 +523,7 @@ def export(model, sample_input, path, input_names=None, output_names=None,
         arrays.append(data)
     inputs = [Variable(a) for a in arrays]
     n_in = len(inputs)
-    input_names = list(input_names) if input_names is not None else \
-        [f'input{i}' if n_in > 1 else 'input' for i in range(n_in)]
-    if len(input_names) != n_in:
-        raise ValueError(f"dezero.onnx.export: {len(input_names)} input names for {n_in} "
-                         "inputs.")
+    input_names = _tensor_names(input_names, n_in, 'input')
 
     with using_config('train', False), using_config('enable_backprop', True):
         outputs = model(*inputs)
@@ -527,11 +533,7 @@ def export(model, sample_input, path, input_names=None, output_names=None,
             raise TypeError(f"dezero.onnx.export: the model must return Variables, output {i} "
                             f"is a {type(y).__name__}.")
     n_out = len(outputs)
-    output_names = list(output_names) if output_names is not None else \
-        [f'output{i}' if n_out > 1 else 'output' for i in range(n_out)]
-    if len(output_names) != n_out:
-        raise ValueError(f"dezero.onnx.export: {len(output_names)} output names for {n_out} "
-                         "outputs.")
+    output_names = _tensor_names(output_names, n_out, 'output')
 
     batch = arrays[0].shape[0] if arrays and arrays[0].ndim else None
     b = _Builder(helper, numpy_helper, opset, dynamic_batch, batch, input_names[0])
