@@ -54,6 +54,7 @@ def load_run_model(run_dir):
     one of its files is missing or damaged (shared by `graph --run` and `export --run`).
     """
     from dezero.cli import nets
+    from dezero.cli.options import is_size_list
     from dezero.cli.train import WEIGHTS, RunFileError, UsageError, read_config
     if not os.path.isdir(run_dir):
         kind = 'a file' if os.path.exists(run_dir) else 'not there'
@@ -61,8 +62,7 @@ def load_run_model(run_dir):
                          "python -m dezero train")
     config = read_config(run_dir, '--run')
     shape = config.get('input_shape')
-    if not (isinstance(shape, list) and shape and all(
-            isinstance(n, int) and not isinstance(n, bool) and n > 0 for n in shape)):
+    if not is_size_list(shape):
         raise RunFileError(f"--run: the config.json of {run_dir} has input_shape = {shape!r}, "
                            "not a list of positive sizes; restore it or train a new run")
     weights = os.path.join(run_dir, WEIGHTS)

@@ -9,6 +9,16 @@ import math
 SEED_MAX = 2 ** 32 - 1  # NumPy's legacy seeding range
 
 
+def is_positive_int(value):
+    """Whether a value read from a run's JSON is an int greater than 0 (bool excluded)."""
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
+
+
+def is_size_list(value):
+    """Whether a value read from a run's JSON is a non-empty list of positive ints."""
+    return isinstance(value, list) and bool(value) and all(map(is_positive_int, value))
+
+
 def positive(kind):
     """An argparse type: a finite number of `kind` (int or float) greater than 0."""
     def parse(text):

@@ -18,7 +18,13 @@ import numpy as np
 
 from dezero import __version__
 from dezero.cli import data, nets
-from dezero.cli.options import SEED_MAX, positive as _positive, seed as _seed
+from dezero.cli.options import (
+    SEED_MAX,
+    is_positive_int,
+    is_size_list,
+    positive as _positive,
+    seed as _seed,
+)
 from dezero.datasets import MissingDependencyError
 from dezero.serializers import write_text
 
@@ -110,15 +116,11 @@ _CONFIG_CHECKS = {  # key -> (test, what it must be)
     'dataset': (lambda v: v in data.DATASETS, f"one of {list(data.DATASETS)}"),
     'model': (lambda v: v in nets.MODELS, f"one of {list(nets.MODELS)}"),
     'optimizer': (lambda v: v in nets.OPTIMIZERS, f"one of {list(nets.OPTIMIZERS)}"),
-    'hidden': (lambda v: isinstance(v, list) and v and all(
-        isinstance(h, int) and not isinstance(h, bool) and h > 0 for h in v),
-        "a list of positive integers"),
+    'hidden': (is_size_list, "a list of positive integers"),
     'lr': (lambda v: isinstance(v, (int, float)) and not isinstance(v, bool)
            and math.isfinite(v) and v > 0, "a finite positive number"),
-    'batch_size': (lambda v: isinstance(v, int) and not isinstance(v, bool) and v > 0,
-                   "a positive integer"),
-    'epochs': (lambda v: isinstance(v, int) and not isinstance(v, bool) and v > 0,
-               "a positive integer"),
+    'batch_size': (is_positive_int, "a positive integer"),
+    'epochs': (is_positive_int, "a positive integer"),
     'seed': (lambda v: isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= SEED_MAX,
              f"an integer from 0 to {SEED_MAX}"),
 }
