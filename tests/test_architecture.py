@@ -7,6 +7,8 @@ layer in LAYERS below and in docs/ARCHITECTURE.md.
 """
 import ast
 import pathlib
+import subprocess
+import sys
 
 import pytest
 
@@ -147,3 +149,17 @@ def test_the_engine_imports_only_the_array_helpers():
 ])
 def test_layer_table_resolves_by_prefix(case, expected):
     assert _layer_of(case)[1] == expected
+
+
+def test_onnx_and_distributed_load_on_first_use_not_at_import():
+    code = ("import sys, dezero\n"
+            "assert 'dezero.onnx' not in sys.modules and 'dezero.distributed' not in sys.modules\n"
+            "assert callable(dezero.onnx.export)\n"
+            "assert callable(dezero.distributed.create_communicator)\n"
+            "try:\n"
+            "    dezero.no_such_name\n"
+            "except AttributeError as e:\n"
+            "    assert 'no_such_name' in str(e)\n"
+            "else:\n"
+            "    raise SystemExit('no AttributeError')\n")
+    subprocess.run([sys.executable, '-c', code], check=True)

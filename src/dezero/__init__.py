@@ -14,7 +14,6 @@ from dezero.anomaly import (
 from dezero.cuda import manual_seed
 from dezero import layers, models, optimizers
 from dezero import datasets, dataloaders, transforms
-from dezero import onnx  # the exporter only; the onnx package loads on export
 from dezero.datasets import Dataset
 from dezero.dataloaders import DataLoader, SeqDataLoader
 from dezero.layers import Layer
@@ -31,3 +30,14 @@ _tune_allocator()
 is_simple_core = False
 
 __version__ = '0.1.0'
+
+# Submodules loaded on first use (`dezero.onnx.export(...)` after `import dezero`), so
+# that importing dezero does not pay for the exporter or the communicators.
+_LAZY_SUBMODULES = ('onnx', 'distributed')
+
+
+def __getattr__(name):
+    if name in _LAZY_SUBMODULES:
+        import importlib
+        return importlib.import_module(f'dezero.{name}')
+    raise AttributeError(f"module 'dezero' has no attribute {name!r}")
