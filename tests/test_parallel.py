@@ -32,11 +32,48 @@ def test_bad_thread_setting_is_a_clear_error(monkeypatch):
         _parallel.num_threads()
 
 
-def test_run_returns_results_in_order_and_restores_blas_threads(monkeypatch):
-    before = [lc.get_num_threads() for lc in _parallel._blas_controllers()]
+def _blas_threads():
+    return [lc.get_num_threads() for lc in _parallel._blas_controllers()]
+
+
+@pytest.fixture
+def two_blas_threads():
+    """BLAS at two threads for the test (and put back as found afterwards)."""
+    from threadpoolctl import threadpool_limits
+    _parallel.restore_blas()
+    with threadpool_limits(2, user_api='blas'):
+        if not _parallel._blas_controllers() or _blas_threads() != [2] * len(_blas_threads()):
+            pytest.skip('no BLAS whose threads threadpoolctl can set')
+        yield
+        _parallel.restore_blas()
+
+
+def test_run_returns_results_in_order_and_leaves_blas_pinned(two_blas_threads):
     out = _parallel.run(lambda a, b: list(range(a, b)), [(0, 2), (2, 5), (5, 6)])
     assert out == [[0, 1], [2, 3, 4], [5]]
-    assert [lc.get_num_threads() for lc in _parallel._blas_controllers()] == before
+    # pinned until given back: waking OpenBLAS's workers after each split costs a core
+    assert set(_blas_threads()) == {1}
+    assert _parallel.num_threads() == 2  # the saved setting, so that splits go on
+    _parallel.restore_blas()
+    assert set(_blas_threads()) == {2}
+    _parallel.restore_blas()  # a second call changes nothing
+    assert set(_blas_threads()) == {2}
+
+
+@pytest.mark.parametrize('shapes,restored', [
+    (((64, 1568), (1568, 10)), False),     # a CNN's classifier: too small to thread
+    (((100, 784), (784, 1000)), True),     # an MLP layer: BLAS threads come back
+])
+def test_a_big_product_gives_blas_its_threads_back(two_blas_threads, shapes, restored):
+    x, W = (Variable(np.ones(s, np.float32)) for s in shapes)
+    for f in (F.linear, F.matmul):
+        _parallel.run(lambda a, b: None, [(0, 1), (1, 2)])
+        y = f(x, W)
+        assert set(_blas_threads()) == ({2} if restored else {1})
+        _parallel.run(lambda a, b: None, [(0, 1), (1, 2)])
+        y.backward()
+        assert set(_blas_threads()) == ({2} if restored else {1})
+        np.testing.assert_array_equal(y.data, x.data @ W.data)
 
 
 def _one_and_two_threads(monkeypatch, compute):

@@ -3,9 +3,16 @@
 Backward passes are written with dezero Functions (matmul, transpose, reshape, sum_to), so
 create_graph=True works through them.
 """
+from dezero import _parallel
 from dezero.core import Function, Variable as _Variable, needs_grad
 from dezero.functions.shape import _swap_last, expand_dims, reshape, sum_to, transpose
 from dezero.utils_array import sum_to as sum_to_array
+
+
+def _blas_threads_back(x, W):
+    """Give BLAS its threads back before a big product if a conv split left it pinned."""
+    if _parallel._saved_blas is not None and x.ndim and W.ndim:
+        _parallel.before_product(x.size // max(x.shape[-1], 1), x.shape[-1], W.shape[-1])
 
 
 def _matmul_error(op, x, W):
@@ -20,6 +27,7 @@ class MatMul(Function):
     """y = x @ W with NumPy's matmul rules; gradients are summed back to each operand's shape."""
 
     def forward(self, x, W):
+        _blas_threads_back(x, W)
         try:
             return x @ W
         except ValueError:
@@ -37,6 +45,7 @@ class MatMul(Function):
     def backward_arrays(self, gy):
         x, W = self.inputs
         xd, wd = x.data, W.data
+        _blas_threads_back(xd, wd)
         if xd.ndim == 2 and wd.ndim == 2:
             gx = gy @ wd.T if needs_grad(x) else None
             gW = xd.T @ gy if needs_grad(W) else None
@@ -83,6 +92,7 @@ class Linear(Function):
         if W.ndim != 2:
             raise ValueError(f"linear: W must be 2-D (in_size, out_size), got shape {W.shape} "
                              f"(x has shape {x.shape}).")
+        _blas_threads_back(x, W)
         try:
             y = x @ W
         except ValueError:
@@ -114,6 +124,7 @@ class Linear(Function):
     def backward_arrays(self, gy):
         inputs = self.inputs
         x, W = inputs[0].data, inputs[1].data
+        _blas_threads_back(x, W)
         gx = gy @ W.T if needs_grad(inputs[0]) else None
         if x.ndim == 2:
             gW = x.T @ gy
