@@ -159,6 +159,10 @@ CONV_CASES = [
     ((1, 1, 5, 5), (2, 1, 5, 5), 1, 0),
     ((1, 2, 6, 6), (2, 2, 2, 2), 3, 2),
     ((2, 2, 4, 5), (3, 2, 3, 3), 1, (2, 0)),
+    # deep patches (C*KH*KW >= 256): products run on the transposed views
+    ((2, 32, 5, 6), (3, 32, 3, 3), 1, 1),
+    ((2, 4, 5, 6), (32, 4, 3, 3), 1, 1),     # its input gradient has the deep patches
+    ((2, 30, 7, 6), (4, 30, 3, 3), 2, 1),
 ]
 
 
@@ -181,6 +185,15 @@ def test_conv2d_forward_and_grads_match_loops(xs, ws, stride, pad, dtype):
     for got, want in ((vx.grad, gx_ref), (vW.grad, gW_ref), (vb.grad, gb_ref)):
         assert got.dtype == dtype and got.shape == want.shape
         np.testing.assert_allclose(got.data, want, **TOL[dtype])
+
+
+@pytest.mark.parametrize('dtype', [np.float32, np.float64])
+@pytest.mark.parametrize('xs, ws, stride, pad', CONV_CASES)
+def test_conv2d_transposed_products_match_loops(monkeypatch, xs, ws, stride, pad, dtype):
+    """Every case again with the (L, K) @ (K, OC) orientation forced on."""
+    import dezero.functions.conv as conv_module
+    monkeypatch.setattr(conv_module, '_TRANSPOSED_MIN_K', 0)
+    test_conv2d_forward_and_grads_match_loops(xs, ws, stride, pad, dtype)
 
 
 @pytest.mark.parametrize('xs, ws, stride, pad', CONV_CASES[:4])
