@@ -1,7 +1,7 @@
 """Data-parallel scaling: the MLP 784-1000-1000-10 (ReLU, SGD), batch 100 per rank, 1 and 2 ranks.
 
     python benchmarks/bench_distributed.py [--ranks 1,2] [--launches 3] [--steps 40]
-                                           [--rounds 5] [--gpu]
+                                           [--rounds 5] [--gpu] [--shared-memory on]
 
 Starts `mpiexec -n N` of itself for each N in --ranks, --launches times, alternating
 (1, 2, 1, 2, ...), every rank with one BLAS thread. Each launch times --rounds rounds
@@ -13,8 +13,13 @@ also holds the time a rank waits for a slower one.
 
 Prints per launch and the medians: step time, throughput (examples/s over all
 ranks), scaling efficiency = throughput(N) / (N * throughput(1)) (goal >= 0.85 for
-N = 2), allreduce_grad ms per step and the bare Allreduce ms. --gpu uses the NCCL
-communicator (one GPU per rank) instead of MPI on CPUs.
+N = 2), allreduce_grad ms per step and the bare Allreduce ms, and the step time of
+N ranks computing at once without exchanging anything (alternating with the real
+steps): what sharing the machine's cores and memory alone costs, a ceiling on the
+efficiency that no communication scheme can pass. --gpu uses the NCCL
+communicator (one GPU per rank) instead of MPI on CPUs. --shared-memory on times the
+MPI communicator's shared-memory summation (create_communicator('mpi',
+shared_memory=True)) instead of MPI_Allreduce.
 """
 import argparse
 import json
@@ -35,7 +40,8 @@ def worker(args):
     from dezero import distributed, optimizers
     from dezero.models import MLP
 
-    comm = distributed.create_communicator('nccl' if args.gpu else 'mpi')
+    comm = distributed.create_communicator('nccl' if args.gpu else 'mpi',
+                                           shared_memory=args.shared_memory == 'on')
     MPI = comm._MPI
     rng = np.random.default_rng(comm.rank)
     x = rng.standard_normal((N_BATCH, D)).astype(np.float32)
@@ -72,19 +78,29 @@ def worker(args):
         loss.backward()
         optimizer.update()
 
+    local = optimizer.actual_optimizer
+
+    def step_without_communication():  # every rank computing at once, nothing exchanged
+        loss = F.softmax_cross_entropy(model(x), t)
+        model.cleargrads()
+        loss.backward()
+        local.update()
+
     for _ in range(5):
         step()
-    step_s, allreduce_s = [], []
+    step_s, allreduce_s, alone_step_s = [], [], []
     for _ in range(args.rounds):
-        comm.barrier()
-        spent[0] = 0.0
-        start = time.perf_counter()
-        for _ in range(args.steps):
-            step()
-        sync()
-        elapsed = comm.mpi_comm.allreduce(time.perf_counter() - start, op=MPI.MAX)
-        step_s.append(elapsed / args.steps)
-        allreduce_s.append(comm.mpi_comm.allreduce(spent[0], op=MPI.MAX) / args.steps)
+        for times, fn in ((step_s, step), (alone_step_s, step_without_communication)):
+            comm.barrier()
+            spent[0] = 0.0
+            start = time.perf_counter()
+            for _ in range(args.steps):
+                fn()
+            sync()
+            elapsed = comm.mpi_comm.allreduce(time.perf_counter() - start, op=MPI.MAX)
+            times.append(elapsed / args.steps)
+            if fn is step:
+                allreduce_s.append(comm.mpi_comm.allreduce(spent[0], op=MPI.MAX) / args.steps)
 
     # Communication alone, every rank starting together (no waiting for a slower rank):
     # allreduce_grad on the last step's gradients, and a bare MPI Allreduce of as many floats.
@@ -110,6 +126,7 @@ def worker(args):
             'allreduce_s': statistics.median(allreduce_s),
             'bare_allreduce_s': statistics.median(bare) if bare else 0.0,
             'allreduce_alone_s': statistics.median(alone) if alone else 0.0,
+            'no_communication_step_s': statistics.median(alone_step_s),
             'rounds_step_s': step_s, 'n_params': n_params}), flush=True)
 
 
@@ -127,8 +144,8 @@ def launch(n, args):
     src = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'src')
     env['PYTHONPATH'] = os.pathsep.join([os.path.abspath(src), env.get('PYTHONPATH', '')])
     cmd = [mpiexec(), '-n', str(n), sys.executable, os.path.abspath(__file__), '--worker',
-           '--steps', str(args.steps), '--rounds', str(args.rounds)] + (['--gpu'] if args.gpu
-                                                                      else [])
+           '--steps', str(args.steps), '--rounds', str(args.rounds),
+           '--shared-memory', args.shared_memory] + (['--gpu'] if args.gpu else [])
     out = subprocess.run(cmd, check=False, capture_output=True, text=True, env=env, timeout=600)
     lines = [ln for ln in out.stdout.splitlines() if ln.startswith('RESULT ')]
     if out.returncode or not lines:
@@ -144,13 +161,18 @@ def main():
     parser.add_argument('--steps', type=int, default=40, help='steps per round')
     parser.add_argument('--rounds', type=int, default=5, help='rounds per launch (median)')
     parser.add_argument('--gpu', action='store_true', help='NCCL, one GPU per rank')
+    parser.add_argument('--shared-memory', choices=['on', 'off'], default='off',
+                        help="'on': sum gradients in MPI shared memory (every rank on this "
+                             "host) instead of MPI_Allreduce")
     parser.add_argument('--worker', action='store_true', help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
         return worker(args)
     counts = [int(s) for s in args.ranks.split(',')]
+    transport = ('NCCL on GPUs' if args.gpu else 'MPI on CPUs, gradients summed in ' +
+                 ('shared memory' if args.shared_memory == 'on' else 'MPI_Allreduce'))
     print(f"MLP {D}-{H}-{H}-{C}, batch {N_BATCH} per rank, SGD, 1 thread per rank, "
-          f"{'NCCL on GPUs' if args.gpu else 'MPI on CPUs'}; {os.cpu_count()} CPUs")
+          f"{transport}; {os.cpu_count()} CPUs")
     results = {n: [] for n in counts}
     for k in range(args.launches):
         for n in counts:
@@ -176,6 +198,9 @@ def main():
             bare = statistics.median(r['bare_allreduce_s'] for r in results[n])
             line += (f"; communication alone: allreduce_grad {alone * 1e3:.2f} ms, bare MPI "
                      f"Allreduce of as many floats {bare * 1e3:.2f} ms")
+            quiet = statistics.median(r['no_communication_step_s'] for r in results[n])
+            line += (f"; the same steps with no communication: {quiet * 1e3:.2f} ms (the "
+                     f"ceiling this machine allows: efficiency {base / quiet:.2f})")
         print(line)
 
 

@@ -236,6 +236,67 @@ def check_fit(comm):
     assert ('epoch 1/2' in shown) == (comm.rank == 0), f"progress on rank {comm.rank}: {shown!r}"
 
 
+def check_shared_memory_matches_mpi_allreduce(comm):
+    """Both transports give every rank the same bits, and the same sums as each other;
+    float64 and float32 parameters (two groups) in one model."""
+    shm = distributed.create_communicator('mpi', shared_memory=True)
+    assert shm.shared_memory and not comm.shared_memory
+    model = TwoLayer()
+    model.l1 = L.Linear(N_CLASSES, in_size=5, dtype=np.float64)
+    comm.bcast_data(model)
+    x, t = batch('mlp')
+    x = x + comm.rank  # different data, hence different gradients, per rank
+    results = []
+    for c in (shm, comm):
+        model.cleargrads()
+        F.softmax_cross_entropy(model(x), t).backward()
+        c.allreduce_grad(model)
+        results.append({k: p.grad.data.copy() for k, p in model.named_params()})
+    assert {v.dtype for v in results[0].values()} == {np.dtype(np.float32), np.dtype(np.float64)}
+    everyone = gather(comm, results[0])
+    assert_same(everyone[comm.rank], everyone[0], rtol=0, atol=0, what='shm, rank vs rank 0:')
+    assert_same(results[0], results[1], rtol=1e-6, atol=1e-7, what='shm vs MPI_Allreduce:')
+
+
+def check_shared_memory_results_survive_a_faster_rank(comm):
+    """A rank that is slow to use its averaged gradients (and changes them in place, as
+    hooks do) still reads its own step's sum while the other rank runs ahead."""
+    from dezero._shared_reduce import SharedReducer
+    barrier = SharedReducer._barrier
+    passed = [0]
+
+    def slow_barrier(self):  # rank 1 lags after the first barrier of each reduction
+        barrier(self)
+        passed[0] += 1
+        if comm.rank == 1 and passed[0] % 2:
+            time.sleep(0.005)
+    SharedReducer._barrier = slow_barrier
+    try:
+        _faster_rank_steps(distributed.create_communicator('mpi', shared_memory=True))
+    finally:
+        SharedReducer._barrier = barrier
+    assert passed[0] == 40
+
+
+def _faster_rank_steps(comm):
+    model = TwoLayer()
+    for step in range(20):
+        for k, p in enumerate(model.params()):
+            p.grad = dezero.Variable(np.full(p.data.shape, step * 10.0 + k + comm.rank,
+                                             np.float32))
+        comm.allreduce_grad(model)
+        if comm.rank == 0:
+            time.sleep(0.005)
+        for k, p in enumerate(model.params()):
+            expected = step * 10.0 + k + (comm.size - 1) / 2
+            np.testing.assert_array_equal(p.grad.data, expected, err_msg=f"step {step}")
+            p.grad.data *= 2  # in place, like ClipGrad
+        if comm.rank == 0:
+            time.sleep(0.005)
+        for k, p in enumerate(model.params()):
+            np.testing.assert_array_equal(p.grad.data, 2 * (step * 10.0 + k + 0.5))
+
+
 CHECKS = {
     'equivalence_mlp_sgd_clipgrad': lambda c: equivalence(c, 'mlp', 'sgd'),
     'equivalence_mlp_adam_clipgrad': lambda c: equivalence(c, 'mlp', 'adam'),
@@ -247,6 +308,9 @@ CHECKS = {
     'mismatched_count_raises_at_allreduce': check_mismatch_count_at_allreduce,
     'grad_none_on_one_rank_counts_as_zero': check_grad_none_on_one_rank,
     'fit_with_scattered_data': check_fit,
+    'shared_memory_matches_mpi_allreduce': check_shared_memory_matches_mpi_allreduce,
+    'shared_memory_results_survive_a_faster_rank':
+        check_shared_memory_results_survive_a_faster_rank,
 }
 
 

@@ -26,7 +26,7 @@ LAYERS = [
     ('optimizers', ['dezero.optimizers', 'dezero.schedulers']),
     ('data', ['dezero.datasets', 'dezero.dataloaders', 'dezero.transforms']),
     ('training', ['dezero.training', 'dezero.callbacks']),
-    ('integration', ['dezero.onnx', 'dezero.distributed']),
+    ('integration', ['dezero.onnx', 'dezero.distributed', 'dezero._shared_reduce']),
     ('cli', ['dezero.cli', 'dezero.__main__']),
 ]
 
