@@ -43,26 +43,30 @@ _TRANSPOSED_MIN_K = 256
 _TRANSPOSED_MAX_OC = 64
 
 
-def _conv_forward(xp, x, W, s, p, out):
+def _conv_forward(xp, x, W, s, p, out, b=None):
+    """conv2d of x with W, plus b (OC,) when given (added chunk by chunk, while in cache)."""
     OC = W.shape[0]
     Wm = W.reshape(OC, -1)
     transposed = xp is np and Wm.shape[1] >= _TRANSPOSED_MIN_K and OC <= _TRANSPOSED_MAX_OC
 
-    def chunk(a, b):
-        col = _cols(xp, x[a:b], W.shape[2:], s, p, out)
+    def chunk(lo, hi):
+        col = _cols(xp, x[lo:hi], W.shape[2:], s, p, out)
         if transposed:
             y = xp.matmul(col.transpose(0, 2, 1), Wm.T).transpose(0, 2, 1)
         else:
             y = xp.matmul(Wm, col)
-        return _from_cols(xp, y, x.shape[3], p, s, out)
+        y = _from_cols(xp, y, x.shape[3], p, s, out)
+        if b is not None:
+            y += b.reshape(1, -1, 1, 1)
+        return y
 
     parts = _parallel.chunks(xp, x.shape[0], _MIN_CHUNK)
     if len(parts) == 1:
         return chunk(0, x.shape[0])
     y = xp.empty((x.shape[0], OC) + tuple(out), dtype=xp.result_type(x, W))
 
-    def into(a, b):
-        y[a:b] = chunk(a, b)
+    def into(lo, hi):
+        y[lo:hi] = chunk(lo, hi)
     _parallel.run(into, parts)
     return y
 
@@ -100,10 +104,7 @@ class Conv2d(Function):
         _check_bias('conv2d', b, W.shape[0])
         xp = get_array_module(x)
         out = _outsize('conv2d', x.shape, W.shape[2:], self.stride, self.pad)
-        y = _conv_forward(xp, x, W, self.stride, self.pad, out)
-        if b is not None:
-            y += b.reshape(1, -1, 1, 1)
-        return y
+        return _conv_forward(xp, x, W, self.stride, self.pad, out, b)
 
     def backward(self, gy):
         x, W = self.inputs[:2]
