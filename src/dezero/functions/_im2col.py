@@ -110,15 +110,20 @@ def _cols(xp, x, k, s, p, out):
     return _windows(xp, xpad, k, s, out).reshape(N, C * k[0] * k[1], out[0] * out[1])
 
 
-def _from_cols(xp, y, in_w, p, s, out):
-    """(N, M, L) matmul result -> contiguous (N, M, OH, OW), dropping flat-layout junk."""
+def _from_cols(xp, y, in_w, p, s, out, dest=None):
+    """(N, M, L) matmul result -> contiguous (N, M, OH, OW), dropping flat-layout junk;
+    written into dest (N, M, OH, OW) when given."""
     N, M = y.shape[:2]
     if not _flat(s) or out[1] == in_w + 2 * p[1]:
-        return y.reshape(N, M, out[0], out[1])
-    Wp = in_w + 2 * p[1]
-    st = y.strides
-    v = _as_strided(xp, y, (N, M, out[0], out[1]), (st[0], st[1], Wp * st[2], st[2]))
-    return xp.ascontiguousarray(v)
+        v = y.reshape(N, M, out[0], out[1])
+    else:
+        Wp = in_w + 2 * p[1]
+        st = y.strides
+        v = _as_strided(xp, y, (N, M, out[0], out[1]), (st[0], st[1], Wp * st[2], st[2]))
+    if dest is None:
+        return xp.ascontiguousarray(v)
+    dest[...] = v
+    return dest
 
 
 def _to_cols(xp, gy, in_w, p, s):

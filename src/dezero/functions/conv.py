@@ -49,13 +49,13 @@ def _conv_forward(xp, x, W, s, p, out, b=None):
     Wm = W.reshape(OC, -1)
     transposed = xp is np and Wm.shape[1] >= _TRANSPOSED_MIN_K and OC <= _TRANSPOSED_MAX_OC
 
-    def chunk(lo, hi):
+    def chunk(lo, hi, dest=None):
         col = _cols(xp, x[lo:hi], W.shape[2:], s, p, out)
         if transposed:
             y = xp.matmul(col.transpose(0, 2, 1), Wm.T).transpose(0, 2, 1)
         else:
             y = xp.matmul(Wm, col)
-        y = _from_cols(xp, y, x.shape[3], p, s, out)
+        y = _from_cols(xp, y, x.shape[3], p, s, out, dest)
         if b is not None:
             y += b.reshape(1, -1, 1, 1)
         return y
@@ -64,10 +64,7 @@ def _conv_forward(xp, x, W, s, p, out, b=None):
     if len(parts) == 1:
         return chunk(0, x.shape[0])
     y = xp.empty((x.shape[0], OC) + tuple(out), dtype=xp.result_type(x, W))
-
-    def into(lo, hi):
-        y[lo:hi] = chunk(lo, hi)
-    _parallel.run(into, parts)
+    _parallel.run(lambda lo, hi: chunk(lo, hi, y[lo:hi]), parts)
     return y
 
 
