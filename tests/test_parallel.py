@@ -21,6 +21,17 @@ def test_chunks_cut_the_batch_per_thread(monkeypatch, threads, n, min_chunk, exp
     assert _parallel.chunks(np, n, min_chunk) == expected
 
 
+@pytest.mark.parametrize('n,item_work,min_work,expected', [
+    (64, 100, 0, [(0, 32), (32, 64)]),            # no work limit
+    (64, 100, 3200, [(0, 32), (32, 64)]),         # 32 items carry just enough
+    (64, 100, 3201, [(0, 64)]),                   # too little work to share
+    (64, 0, 3201, [(0, 32), (32, 64)]),           # unknown work: the item count decides
+])
+def test_chunks_carry_enough_work(monkeypatch, n, item_work, min_work, expected):
+    monkeypatch.setenv('DEZERO_NUM_THREADS', '2')
+    assert _parallel.chunks(np, n, 8, item_work, min_work) == expected
+
+
 def test_chunks_never_split_other_array_modules(monkeypatch, standin_gpu):
     monkeypatch.setenv('DEZERO_NUM_THREADS', '2')
     assert _parallel.chunks(standin_gpu, 64, 8) == [(0, 64)]
@@ -117,6 +128,9 @@ def test_split_over_threads_matches_one_thread(monkeypatch, dtype, name, f, shap
     # few distinct values: many ties, whose gradient must still go to the first maximum
     inputs = [rng.randint(-2, 3, size=s).astype(dtype) for s in shapes]
     gy = rng.randn(*f(*inputs).shape).astype(dtype)
+    # small arrays keep the test fast: split them although they carry little work
+    monkeypatch.setattr(_parallel, 'MIN_PRODUCT_WORK', 0)
+    monkeypatch.setattr(_parallel, 'MIN_ELEMENT_WORK', 0)
     results, splits = _one_and_two_threads(
         monkeypatch, lambda: _forward_backward(f, gy, *inputs))
     assert 2 in splits, f"{name}: the two-thread pass did not split"

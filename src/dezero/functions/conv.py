@@ -33,7 +33,7 @@ from dezero.utils_array import get_conv_outsize, get_deconv_outsize
 # conv2d / deconv2d
 # ---------------------------------------------------------------------------
 # Batches of at least 2 * _MIN_CHUNK images are split over threads (dezero._parallel).
-_MIN_CHUNK = 8
+_MIN_CHUNK = 8  # and at least _parallel.MIN_*_WORK of work a chunk
 
 
 # OpenBLAS runs (OC, K) @ (K, L) products with a deep K (>= this) and few output channels
@@ -60,7 +60,8 @@ def _conv_forward(xp, x, W, s, p, out, b=None):
             y += b.reshape(1, -1, 1, 1)
         return y
 
-    parts = _parallel.chunks(xp, x.shape[0], _MIN_CHUNK)
+    parts = _parallel.chunks(xp, x.shape[0], _MIN_CHUNK, OC * Wm.shape[1] * out[0] * out[1],
+                             _parallel.MIN_PRODUCT_WORK)
     if len(parts) == 1:
         return chunk(0, x.shape[0])
     y = xp.empty((x.shape[0], OC) + tuple(out), dtype=xp.result_type(x, W))
@@ -185,7 +186,9 @@ class Conv2DGradW(Function):
             g = _to_cols(xp, gy[a:b], W, p, s)
             # (N, CKK, L) @ (N, L, OC) summed over N: the cheaper orientation for BLAS here.
             return xp.matmul(col, g.transpose(0, 2, 1)).sum(axis=0)
-        partial = _parallel.run(chunk, _parallel.chunks(xp, N, _MIN_CHUNK))
+        work = C * k[0] * k[1] * gy.shape[2] * gy.shape[3] * OC
+        partial = _parallel.run(chunk, _parallel.chunks(xp, N, _MIN_CHUNK, work,
+                                                        _parallel.MIN_PRODUCT_WORK))
         gW = partial[0]
         for other in partial[1:]:
             gW += other

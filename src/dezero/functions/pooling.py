@@ -107,7 +107,7 @@ def _tiled_max(xp, x, k, out):
 
 
 # Batches of at least 2 * _MIN_CHUNK images are split over threads (dezero._parallel).
-_MIN_CHUNK = 8
+_MIN_CHUNK = 8  # and at least _parallel.MIN_*_WORK of work a chunk
 
 
 class Pooling2D(Function):
@@ -125,7 +125,7 @@ class Pooling2D(Function):
         self.x_shape = x.shape
         idx_dtype = np.uint8 if KH * KW <= 256 else np.int32
         if _tiled(k, s, p) and idx_dtype is np.uint8:
-            parts = _parallel.chunks(xp, N, _MIN_CHUNK)
+            parts = _parallel.chunks(xp, N, _MIN_CHUNK, C * H * W, _parallel.MIN_ELEMENT_WORK)
             if len(parts) == 1:
                 y, self.indexes = _tiled_max(xp, x, k, (OH, OW))
                 return y
@@ -165,7 +165,8 @@ class Pooling2DGrad(Function):
             def chunk(a, b):
                 index = _linear_index(xp, pool, (b - a, C, Hp, Wp), pool.indexes[a:b])
                 gx[a:b].reshape(-1)[index] = gy[a:b].reshape(-1)
-            _parallel.run(chunk, _parallel.chunks(xp, N, _MIN_CHUNK))
+            _parallel.run(chunk, _parallel.chunks(xp, N, _MIN_CHUNK, C * Hp * Wp,
+                                                  _parallel.MIN_ELEMENT_WORK))
         else:
             idx = pool.indexes
             zero = xp.zeros((), dtype=gy.dtype)
