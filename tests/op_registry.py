@@ -193,6 +193,10 @@ def _dropout_ref(x):
 IDS = np.array([[0, 2], [2, 1]])
 
 
+def _lstm_gates_ref(x, h, *p):
+    return [x @ p[k] + p[4 + k] + h @ p[8 + k] for k in range(4)]
+
+
 def _lstm_ref(c, a_f, a_i, a_o, a_u):
     c_new = _sigmoid(a_f) * c + _sigmoid(a_i) * np.tanh(a_u)
     return [c_new, _sigmoid(a_o) * np.tanh(c_new)]
@@ -488,6 +492,13 @@ OPS = [
            numpy_only=True),  # the reference replays NumPy's global generator
     OpInfo('embed_id', lambda W: F.embed_id(_xp(W).asarray(IDS), W), lambda W: W[IDS],
            [((3, 4),)], covers=('embed_id', 'EmbedID', 'EmbedIDGrad'), ints='keep'),
+    OpInfo('lstm_gates', lambda x, h, *p: F.lstm_gates(x, h, p[:4], p[4:8], p[8:]),
+           _lstm_gates_ref, [((2, 3), (2, 4)) + ((3, 4),) * 4 + ((4,),) * 4 + ((4, 4),) * 4,
+                             ((0, 3), (0, 4)) + ((3, 4),) * 4 + ((4,),) * 4 + ((4, 4),) * 4],
+           covers=('lstm_gates', 'LSTMGates'), ints=None,
+           bad=lambda: F.lstm_gates(np.zeros((2, 3)), np.zeros((2, 4)), [np.zeros((3, 4))] * 4,
+                                    [np.zeros(4)] * 4, [np.zeros((5, 4))] * 4),
+           bad_name='lstm_gates'),
     OpInfo('lstm_cell', F.lstm_cell, _lstm_ref, [((2, 3),) * 5, ((0, 3),) * 5],
            covers=('lstm_cell', 'LSTMCell'),
            bad=lambda: F.lstm_cell(*[np.zeros((2, 4))] * 4, np.zeros((2, 3))),

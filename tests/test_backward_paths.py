@@ -14,6 +14,14 @@ def _pos(*shape):
     return RNG.uniform(0.5, 1.5, size=shape)
 
 
+def _weighted_sum(ys):
+    """sum_k (k + 1) * ys[k] ** 2: every output matters, each with its own gradient."""
+    total = ys[0] * ys[0]
+    for k, y in enumerate(ys[1:], 2):
+        total = total + y * y * float(k)
+    return total
+
+
 CASES = {
     'add_broadcast': (lambda a, b: a + b, [_pos(2, 3), _pos(3)]),
     'sub_broadcast': (lambda a, b: a - b, [_pos(2, 1), _pos(3)]),
@@ -60,6 +68,9 @@ CASES = {
     'embed_id': (lambda w: F.embed_id(np.array([[0, 2], [2, 2]]), w), [_pos(3, 4)]),
     'lstm_cell': (lambda *a: (lambda c, h: c * 0.5 + h * h)(*F.lstm_cell(*a)),
                   [_pos(2, 3) - 1.0 for _ in range(5)]),
+    'lstm_gates': (lambda x, h, *p: _weighted_sum(F.lstm_gates(x, h, p[:4], p[4:8], p[8:])),
+                   [_pos(2, 3), _pos(2, 4)] + [_pos(3, 4) for _ in range(4)] +
+                   [_pos(4) for _ in range(4)] + [_pos(4, 4) for _ in range(4)]),
     'lstm_cell_h_only': (lambda *a: F.lstm_cell(*a)[1], [_pos(2, 3) - 1.0 for _ in range(5)]),
 }
 

@@ -389,6 +389,13 @@ def _lstm_cell(b, f, xs, ys):
     b.node('Mul', [gate_o, b.node('Tanh', [c_new])], [ys[1]])
 
 
+def _lstm_gates(b, f, xs, ys):
+    x, h, params = xs[0], xs[1], xs[2:]
+    for k in range(4):
+        a = b.node('Add', [b.node('MatMul', [x, params[k]]), params[4 + k]])
+        b.node('Add', [a, b.node('MatMul', [h, params[8 + k]])], [ys[k]])
+
+
 def _embed_id(b, f, xs, ys, ids_name):
     b.node('Gather', [xs[0], ids_name], ys, axis=0)
 
@@ -415,7 +422,7 @@ _BY_NAME = {
     'Pooling2D': _pool('MaxPool'), 'AveragePooling2D': _pool('AveragePool',
                                                              count_include_pad=1),
     'BatchNorm': _batch_norm, 'Dropout': _dropout, 'LSTMCell': _lstm_cell,
-    'EmbedID': _embed_id,
+    'LSTMGates': _lstm_gates, 'EmbedID': _embed_id,
 }
 
 _table = None

@@ -131,3 +131,48 @@ def test_truncated_bptt_cuts_graph_but_keeps_state():
     F.sum(y).backward()  # the walk stops at the cut state
     assert lstm.h.data.shape == h_before.shape
     assert lstm.x2f.W.grad is not None
+
+
+def test_lstm_fused_gates_match_the_per_gate_linears():
+    """From the second step on, LSTM computes its gates with one lstm_gates Function; the
+    values and every gradient equal the book's per-gate Linear composition."""
+    from dezero.functions.recurrent import LSTMCell, LSTMGates
+    from dezero.layers.rnn import _gate
+    np.random.seed(3)
+    lstm = LSTM(4, in_size=3)
+    for g in (lstm.x2f, lstm.x2i, lstm.x2o, lstm.x2u):
+        g.b.data = np.random.randn(4).astype(np.float32)
+    xs = np.random.randn(3, 2, 3).astype(np.float32)
+
+    def run(step):
+        lstm.reset_state()
+        lstm.cleargrads()
+        loss = 0
+        for x in xs:
+            loss = loss + F.sum(step(x) ** 2)
+        loss.backward()
+        return loss.data, {k: p.grad.data.copy() for k, p in lstm.named_params()}
+
+    def per_gate(x):
+        if lstm.h is None:
+            return lstm(x)
+        pairs = [(lstm.x2f, lstm.h2f), (lstm.x2i, lstm.h2i), (lstm.x2o, lstm.h2o),
+                 (lstm.x2u, lstm.h2u)]
+        lstm.c, lstm.h = F.lstm_cell(lstm.c, *[_gate(a, b, x, lstm.h) for a, b in pairs])
+        return lstm.h
+
+    fused_loss, fused_grads = run(lstm)
+    y = lstm(xs[0])
+    assert isinstance(y.creator, LSTMCell) and isinstance(y.creator.inputs[1].creator,
+                                                          LSTMGates)
+    loss, grads = run(per_gate)
+    np.testing.assert_allclose(fused_loss, loss, rtol=1e-6)
+    for k in grads:
+        np.testing.assert_allclose(fused_grads[k], grads[k], rtol=1e-5, atol=1e-6, err_msg=k)
+
+
+def test_lstm_input_of_the_wrong_width_still_names_the_linear_layer():
+    lstm = LSTM(4, in_size=3)
+    lstm(np.zeros((2, 3), np.float32))
+    with pytest.raises(ValueError, match='Linear.forward: input has 5 features'):
+        lstm(np.zeros((2, 5), np.float32))

@@ -35,7 +35,7 @@ from dezero.functions.normalization import (
     BatchNorm, Dropout, LayerNorm, batch_nrom, batch_norm, dropout, layer_norm)
 from dezero.functions.embed import EmbedID, EmbedIDGrad, embed_id
 # --- recurrent ---
-from dezero.functions.recurrent import LSTMCell, lstm_cell
+from dezero.functions.recurrent import LSTMCell, LSTMGates, lstm_cell, lstm_gates
 # --- attention ---
 from dezero.functions.attention import causal_mask, scaled_dot_product_attention
 # --- conv ---
