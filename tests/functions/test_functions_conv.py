@@ -196,6 +196,15 @@ def test_conv2d_transposed_products_match_loops(monkeypatch, xs, ws, stride, pad
     test_conv2d_forward_and_grads_match_loops(xs, ws, stride, pad, dtype)
 
 
+@pytest.mark.parametrize('dtype', [np.float32, np.float64])
+@pytest.mark.parametrize('xs, ws, stride, pad', CONV_CASES)
+def test_conv2d_in_one_image_blocks_matches_loops(monkeypatch, xs, ws, stride, pad, dtype):
+    """Every case again with the patch columns built one image at a time."""
+    import dezero.functions.conv as conv_module
+    monkeypatch.setattr(conv_module, '_COL_BLOCK_BYTES', 1)
+    test_conv2d_forward_and_grads_match_loops(xs, ws, stride, pad, dtype)
+
+
 @pytest.mark.parametrize('xs, ws, stride, pad', CONV_CASES[:4])
 def test_conv2d_simple_matches_conv2d(xs, ws, stride, pad):
     rng = np.random.RandomState(1)
