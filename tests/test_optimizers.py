@@ -318,3 +318,112 @@ def test_shared_parameter_is_updated_once():
     before = m.a.W.data.copy()
     O.SGD(lr=1.0).setup(m).update()
     np.testing.assert_array_equal(m.a.W.data, before - 1)
+
+
+# -- hyperparameter checks at construction (PyTorch's ranges) ----------------------------
+BAD_HYPERPARAMETERS = [
+    # (optimizer, keyword, bad value, exception, message fragment)
+    (O.SGD, 'lr', float('inf'), ValueError, "SGD: invalid learning rate: lr=inf"),
+    (O.SGD, 'lr', -0.1, ValueError, "SGD: invalid learning rate: lr=-0.1, expected a finite "
+                                    r"number >= 0; pass e.g. lr=0.01 \(the default\)"),
+    (O.SGD, 'lr', float('nan'), ValueError, "SGD: invalid learning rate: lr=nan"),
+    (O.SGD, 'lr', '0.1', TypeError, "SGD: invalid learning rate: lr='0.1' is a str, not a "
+                                    "number"),
+    (O.SGD, 'lr', None, TypeError, "lr=None is a NoneType, not a number"),
+    (O.SGD, 'lr', True, TypeError, "lr=True is a bool, not a number"),
+    (O.MomentumSGD, 'lr', -1, ValueError, "MomentumSGD: invalid learning rate: lr=-1"),
+    (O.MomentumSGD, 'momentum', -0.5, ValueError,
+     "MomentumSGD: invalid momentum: momentum=-0.5.*pass e.g. momentum=0.9"),
+    (O.MomentumSGD, 'momentum', float('nan'), ValueError, "invalid momentum: momentum=nan"),
+    (O.AdaGrad, 'lr', float('-inf'), ValueError, "AdaGrad: invalid learning rate: lr=-inf"),
+    (O.AdaGrad, 'eps', -1e-8, ValueError, "AdaGrad: invalid epsilon: eps=-1e-08"),
+    (O.AdaDelta, 'rho', 1.5, ValueError,
+     r"AdaDelta: invalid decay rate: rho=1.5, expected a finite number in \[0, 1\]"),
+    (O.AdaDelta, 'rho', -0.1, ValueError, "AdaDelta: invalid decay rate: rho=-0.1"),
+    (O.AdaDelta, 'eps', 'tiny', TypeError, "AdaDelta: invalid epsilon: eps='tiny'"),
+    (O.Adam, 'alpha', float('inf'), ValueError, "Adam: invalid learning rate: alpha=inf.*"
+                                                "alpha=0.001"),
+    (O.Adam, 'alpha', -0.001, ValueError, "Adam: invalid learning rate: alpha=-0.001"),
+    (O.Adam, 'beta1', 1.0, ValueError, r"Adam: invalid beta: beta1=1.0, expected a finite "
+                                       r"number in \[0, 1\)"),
+    (O.Adam, 'beta2', -0.1, ValueError, "Adam: invalid beta: beta2=-0.1"),
+    (O.Adam, 'eps', float('nan'), ValueError, "Adam: invalid epsilon: eps=nan"),
+    (O.AdamW, 'alpha', [0.1], TypeError, r"AdamW: invalid learning rate: alpha=\[0.1\] is a "
+                                         "list"),
+    (O.AdamW, 'beta1', 2, ValueError, "AdamW: invalid beta: beta1=2"),
+    (O.AdamW, 'weight_decay', -0.01, ValueError,
+     "AdamW: invalid weight decay: weight_decay=-0.01.*weight_decay=0.01"),
+    (O.RMSprop, 'lr', float('nan'), ValueError, "RMSprop: invalid learning rate: lr=nan"),
+    (O.RMSprop, 'alpha', -0.9, ValueError, "RMSprop: invalid smoothing constant: alpha=-0.9"),
+    (O.RMSprop, 'eps', float('inf'), ValueError, "RMSprop: invalid epsilon: eps=inf"),
+]
+
+
+@pytest.mark.parametrize('cls,key,value,exc,message', BAD_HYPERPARAMETERS,
+                         ids=[f'{c[0].__name__}-{c[1]}={c[2]!r}' for c in BAD_HYPERPARAMETERS])
+def test_bad_hyperparameter_is_refused_at_construction(cls, key, value, exc, message):
+    with pytest.raises(exc, match=message):
+        cls(**{key: value})
+
+
+GOOD_EDGES = [
+    (O.SGD, {'lr': 0}), (O.SGD, {'lr': 0.0}), (O.SGD, {'lr': np.float32(0.5)}),
+    (O.SGD, {'lr': 3}), (O.MomentumSGD, {'momentum': 0}), (O.AdaGrad, {'eps': 0}),
+    (O.AdaDelta, {'rho': 0.0}), (O.AdaDelta, {'rho': 1.0}), (O.Adam, {'alpha': 0}),
+    (O.Adam, {'beta1': 0, 'beta2': 0.0}), (O.AdamW, {'weight_decay': 0}),
+    (O.RMSprop, {'alpha': 0, 'lr': 0}),
+]
+
+
+@pytest.mark.parametrize('cls,kwargs', GOOD_EDGES,
+                         ids=[f'{c[0].__name__}-{c[1]}' for c in GOOD_EDGES])
+def test_edge_of_each_range_is_allowed(cls, kwargs):
+    opt = cls(**kwargs)
+    for key, value in kwargs.items():
+        assert getattr(opt, key) == value
+
+
+def test_zero_learning_rate_leaves_parameters_unchanged():
+    m = _model()
+    before = [p.data.copy() for p in m.params()]
+    opt = O.SGD(lr=0).setup(m)
+    m.w.grad = Variable(np.ones(3, dtype=np.float32))
+    opt.update()
+    for p, b in zip(m.params(), before):
+        np.testing.assert_array_equal(p.data, b)
+
+
+def test_schedulers_still_set_the_learning_rate_after_construction():
+    opt = O.SGD(lr=1.0)
+    sched = O.StepLR(opt, step_size=1, gamma=0.5)
+    sched.step()
+    assert opt.lr == 0.5
+    adam = O.Adam(alpha=0.1)
+    adam.alpha = 0.05  # plain attribute writes are not checked (schedulers rely on them)
+    assert adam.alpha == 0.05
+
+
+@pytest.mark.parametrize('key,value,message', [
+    ('alpha', -0.1, r"hyper/alpha: invalid learning rate: alpha=-0.1"),
+    ('beta1', 1.0, r"hyper/beta1: invalid beta: beta1=1.0"),
+    ('eps', -1.0, r"hyper/eps: invalid epsilon: eps=-1.0"),
+])
+def test_load_state_dict_refuses_out_of_range_hyperparameters(key, value, message):
+    m = _model()
+    sd = O.Adam().setup(m).state_dict()
+    sd['hyper'][key] = value
+    fresh = O.Adam(alpha=0.02).setup(_model())
+    with pytest.raises(ValueError, match=message):
+        fresh.load_state_dict(sd)
+    assert fresh.alpha == 0.02 and fresh.beta1 == 0.9  # nothing was loaded
+
+
+def test_save_and_load_state_keep_working_with_checked_hyperparameters(tmp_path):
+    m = _model()
+    opt = O.AdamW(alpha=0.01, weight_decay=0.0).setup(m)
+    m.w.grad = Variable(np.ones(3, dtype=np.float32))
+    opt.update()
+    path = opt.save_state(tmp_path / 'opt.npz')
+    fresh = O.AdamW().setup(_model())
+    fresh.load_state(path)
+    assert (fresh.alpha, fresh.weight_decay, fresh.t) == (0.01, 0.0, 1)

@@ -14,7 +14,9 @@ so it survives being loaded into a fresh model and optimizer with
 `load_state_dict()`; `save_state(path)` / `load_state(path)` put it in an .npz
 atomically. Resuming from a checkpoint gives bit-identical parameters.
 """
+import inspect
 import math
+import numbers
 
 import numpy as np
 
@@ -40,12 +42,28 @@ class Optimizer:
     _state_names = ()
     _scalar_names = ()
     _lr_attr = 'lr'  # the attribute holding the base learning rate that schedulers drive
+    _hyper_rules = {}  # hyperparameter -> rule from _RULES, checked at construction and load
 
     def __init__(self):
         self.target = None
         self.hooks = []
         self.state = {}
         self.schedulers = []  # learning-rate schedulers attached to this optimizer
+
+    def _check_hypers(self):
+        """Raise TypeError/ValueError (PyTorch's checks) for a hyperparameter given out of range.
+
+        Only construction and load_state_dict check: schedulers set the attributes later.
+        """
+        for name, rule in self._hyper_rules.items():
+            value = getattr(self, name)
+            problem = _hyper_problem(name, value, rule)
+            if problem is not None:
+                param = inspect.signature(type(self)).parameters.get(name)
+                fix = '' if param is None or param.default is param.empty else \
+                    f"; pass e.g. {name}={param.default!r} (the default)"
+                raise (ValueError if _is_number(value) else TypeError)(
+                    f"{type(self).__name__}: invalid {problem}{fix}")
 
     def setup(self, target):
         """Attach to a Layer (or Model); returns self for chaining."""
@@ -175,6 +193,10 @@ class Optimizer:
                     problems.append(f"{section}/{k}: {v!r} is not a finite number")
                 elif section == 'scalars' and (v < 0 or v != int(v)):
                     problems.append(f"{section}/{k}: {v!r} is not a count (an integer >= 0)")
+                elif section == 'hyper' and k in self._hyper_rules and \
+                        _hyper_problem(k, v, self._hyper_rules[k]) is not None:
+                    problems.append(f"{section}/{k}: invalid "
+                                    f"{_hyper_problem(k, v, self._hyper_rules[k])}")
                 else:
                     settings[k] = int(v) if section == 'scalars' else v
         saved = state_dict.get('schedulers') or []
@@ -209,6 +231,32 @@ class Optimizer:
     def load_state(self, path):
         """Read an .npz written by save_state and load_state_dict() it."""
         serializers.load_optimizer_state(self, path)
+
+
+# Hyperparameter rules: (what it is, lowest allowed, upper limit or None, limit allowed),
+# the ranges PyTorch's optimizers check.
+_LR = ('learning rate', 0.0, None, False)
+_EPS = ('epsilon', 0.0, None, False)
+_BETA = ('beta', 0.0, 1.0, False)
+
+
+def _is_number(value):
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def _hyper_problem(name, value, rule):
+    """Why `value` is not a valid hyperparameter `name` under `rule`, or None when it is."""
+    what, low, high, high_ok = rule
+    if not _is_number(value):
+        return f"{what}: {name}={value!r} is a {type(value).__name__}, not a number"
+    if high is None:
+        bounds = f">= {low:g}"
+    else:
+        bounds = f"in [{low:g}, {high:g}{']' if high_ok else ')'}"
+    if not (math.isfinite(value) and value >= low
+            and (high is None or value < high or (high_ok and value == high))):
+        return f"{what}: {name}={value!r}, expected a finite number {bounds}"
+    return None
 
 
 def _scheduler_state_problems(saved):
@@ -314,10 +362,12 @@ class FreezeParam:
 class SGD(Optimizer):
     """Plain stochastic gradient descent: W -= lr * grad."""
     _hyper_names = ('lr',)
+    _hyper_rules = {'lr': _LR}
 
     def __init__(self, lr=0.01):
         super().__init__()
         self.lr = lr
+        self._check_hypers()
 
     def update_one(self, param):
         _sub_scaled(param.data, param.grad.data, float(self.lr))
@@ -327,11 +377,13 @@ class MomentumSGD(Optimizer):
     """SGD with momentum: v = momentum * v - lr * grad; W += v."""
     _hyper_names = ('lr', 'momentum')
     _state_names = ('v',)
+    _hyper_rules = {'lr': _LR, 'momentum': ('momentum', 0.0, None, False)}
 
     def __init__(self, lr=0.01, momentum=0.9):
         super().__init__()
         self.lr = lr
         self.momentum = momentum
+        self._check_hypers()
 
     def update_one(self, param):
         v = self._state_of(param)['v']
@@ -344,11 +396,13 @@ class AdaGrad(Optimizer):
     """AdaGrad: h += grad^2; W -= lr * grad / (sqrt(h) + eps)."""
     _hyper_names = ('lr', 'eps')
     _state_names = ('h',)
+    _hyper_rules = {'lr': _LR, 'eps': _EPS}
 
     def __init__(self, lr=0.001, eps=1e-8):
         super().__init__()
         self.lr = lr
         self.eps = eps
+        self._check_hypers()
 
     def update_one(self, param):
         xp = cuda.get_array_module(param.data)
@@ -367,11 +421,13 @@ class AdaDelta(Optimizer):
     _hyper_names = ('rho', 'eps')
     _state_names = ('msg', 'msdx')
     _lr_attr = None  # no learning rate: schedulers refuse it
+    _hyper_rules = {'rho': ('decay rate', 0.0, 1.0, True), 'eps': _EPS}
 
     def __init__(self, rho=0.95, eps=1e-6):
         super().__init__()
         self.rho = rho
         self.eps = eps
+        self._check_hypers()
 
     def update_one(self, param):
         xp = cuda.get_array_module(param.data)
@@ -398,6 +454,7 @@ class Adam(Optimizer):
     _state_names = ('m', 'v')
     _lr_attr = 'alpha'
     _scalar_names = ('t',)
+    _hyper_rules = {'alpha': _LR, 'beta1': _BETA, 'beta2': _BETA, 'eps': _EPS}
 
     def __init__(self, alpha=0.001, beta1=0.9, beta2=0.999, eps=1e-8):
         super().__init__()
@@ -406,6 +463,7 @@ class Adam(Optimizer):
         self.beta1 = beta1
         self.beta2 = beta2
         self.eps = eps
+        self._check_hypers()
 
     def update(self, *args, **kwargs):
         """Advance t, then update every parameter."""
@@ -457,10 +515,11 @@ class Adam(Optimizer):
 class AdamW(Adam):
     """Adam with decoupled weight decay: W -= alpha * weight_decay * W before the Adam step."""
     _hyper_names = ('alpha', 'beta1', 'beta2', 'eps', 'weight_decay')
+    _hyper_rules = dict(Adam._hyper_rules, weight_decay=('weight decay', 0.0, None, False))
 
     def __init__(self, alpha=0.001, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.01):
+        self.weight_decay = weight_decay  # first: Adam.__init__ checks every hyperparameter
         super().__init__(alpha, beta1, beta2, eps)
-        self.weight_decay = weight_decay
 
     def update_one(self, param):
         param.data *= 1 - float(self.alpha) * float(self.weight_decay)
@@ -471,12 +530,14 @@ class RMSprop(Optimizer):
     """RMSprop: v = alpha * v + (1 - alpha) * grad^2; W -= lr * grad / (sqrt(v) + eps)."""
     _hyper_names = ('lr', 'alpha', 'eps')
     _state_names = ('v',)
+    _hyper_rules = {'lr': _LR, 'alpha': ('smoothing constant', 0.0, None, False), 'eps': _EPS}
 
     def __init__(self, lr=0.01, alpha=0.99, eps=1e-8):
         super().__init__()
         self.lr = lr
         self.alpha = alpha
         self.eps = eps
+        self._check_hypers()
 
     def update_one(self, param):
         xp = cuda.get_array_module(param.data)
