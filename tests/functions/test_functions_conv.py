@@ -307,6 +307,15 @@ def test_deconv2d_forward_and_grads_match_loops(xs, ws, stride, pad, outsize, dt
         np.testing.assert_allclose(got.data, want, **TOL[dtype])
 
 
+@pytest.mark.parametrize('dtype', [np.float32, np.float64])
+@pytest.mark.parametrize('xs, ws, stride, pad, outsize', DECONV_CASES)
+def test_deconv2d_in_one_image_blocks_matches_loops(monkeypatch, xs, ws, stride, pad, outsize,
+                                                    dtype):
+    import dezero.functions.conv as conv_module
+    monkeypatch.setattr(conv_module, '_COL_BLOCK_BYTES', 1)
+    test_deconv2d_forward_and_grads_match_loops(xs, ws, stride, pad, outsize, dtype)
+
+
 @pytest.mark.parametrize('xs, ws, stride, pad, outsize', [DECONV_CASES[0], DECONV_CASES[2]])
 def test_deconv2d_gradient_check_and_double_backward(xs, ws, stride, pad, outsize):
     rng = np.random.RandomState(5)

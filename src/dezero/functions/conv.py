@@ -49,14 +49,18 @@ _TRANSPOSED_MAX_OC = 64
 _COL_BLOCK_BYTES = 1 << 20
 
 
-def _blocks(xp, lo, hi, x, patch_size, out_w, p):
-    """[(a, b)] cutting images lo..hi of x into blocks whose columns (patch_size rows of
-    about OH * (W + 2 pw) positions each) take about _COL_BLOCK_BYTES; one block on CuPy."""
+def _blocks(xp, lo, hi, per_image):
+    """[(a, b)] cutting images lo..hi into blocks whose columns (per_image bytes an image)
+    take about _COL_BLOCK_BYTES; one block on CuPy."""
     if xp is not np:
         return [(lo, hi)]
-    per_image = patch_size * out_w * (x.shape[3] + 2 * p[1]) * x.dtype.itemsize
     step = max(1, _COL_BLOCK_BYTES // max(per_image, 1))
     return [(a, min(a + step, hi)) for a in range(lo, hi, step)]
+
+
+def _col_bytes(x, patch_size, rows, p):
+    """Bytes of one image's columns: patch_size rows of about rows * (W + 2 pw) positions."""
+    return patch_size * rows * (x.shape[3] + 2 * p[1]) * x.dtype.itemsize
 
 
 def _conv_forward(xp, x, W, s, p, out, b=None):
@@ -77,7 +81,7 @@ def _conv_forward(xp, x, W, s, p, out, b=None):
             z += b.reshape(1, -1, 1, 1)
 
     def part(lo, hi):
-        for a, c in _blocks(xp, lo, hi, x, Wm.shape[1], out[0], p):
+        for a, c in _blocks(xp, lo, hi, _col_bytes(x, Wm.shape[1], out[0], p)):
             block(a, c)
 
     _parallel.run(part, _parallel.chunks(xp, x.shape[0], _MIN_CHUNK,
@@ -96,9 +100,19 @@ def _deconv_forward(xp, x, W, s, p, out_hw):
         flipped = xp.ascontiguousarray(W.transpose(1, 0, 2, 3)[:, :, ::-1, ::-1])
         full = (KH - 1 - p[0], KW - 1 - p[1])
         return _conv_forward(xp, x, flipped, s, full, tuple(out_hw))
-    shape = (N, OC) + tuple(out_hw)
-    gcol = xp.matmul(W.reshape(C, -1).T, _to_cols(xp, x, out_hw[1], p, s))
-    return _col2im(xp, gcol, shape, (KH, KW), s, p, x.shape[2:])
+    Wt = W.reshape(C, -1).T
+    y = xp.empty((N, OC) + tuple(out_hw), dtype=xp.result_type(x, W))
+    per_image = OC * KH * KW * x.shape[2] * x.shape[3] * x.dtype.itemsize
+
+    def part(lo, hi):
+        for a, b in _blocks(xp, lo, hi, per_image):
+            gcol = xp.matmul(Wt, _to_cols(xp, x[a:b], out_hw[1], p, s))
+            y[a:b] = _col2im(xp, gcol, (b - a, OC) + tuple(out_hw), (KH, KW), s, p,
+                             x.shape[2:])
+
+    _parallel.run(part, _parallel.chunks(xp, N, _MIN_CHUNK, OC * KH * KW * C * x.shape[2] *
+                                         x.shape[3], _parallel.MIN_PRODUCT_WORK))
+    return y
 
 
 class Conv2d(Function):
@@ -200,7 +214,7 @@ class Conv2DGradW(Function):
 
         def chunk(lo, hi):
             gW = None
-            for a, b in _blocks(xp, lo, hi, x, C * k[0] * k[1], gy.shape[2], p):
+            for a, b in _blocks(xp, lo, hi, _col_bytes(x, C * k[0] * k[1], gy.shape[2], p)):
                 col = _cols(xp, x[a:b], k, s, p, gy.shape[2:])
                 g = _to_cols(xp, gy[a:b], W, p, s)
                 # (n, CKK, L) @ (n, L, OC) summed over n: the cheaper orientation for BLAS.
