@@ -26,10 +26,11 @@ LAYERS = [
     ('optimizers', ['dezero.optimizers', 'dezero.schedulers']),
     ('data', ['dezero.datasets', 'dezero.dataloaders', 'dezero.transforms']),
     ('training', ['dezero.training', 'dezero.callbacks']),
-    ('integration', ['dezero.onnx', 'dezero.distributed', 'dezero.distributed.communicators',
-                     'dezero.distributed._faults', 'dezero.distributed._plan',
-                     'dezero.distributed.optimizer', 'dezero.distributed.scatter',
-                     'dezero._shared_reduce']),
+    ('integration', ['dezero.onnx', 'dezero.onnx._builder', 'dezero.onnx.converters',
+                     'dezero.onnx.exporter', 'dezero.distributed',
+                     'dezero.distributed.communicators', 'dezero.distributed._faults',
+                     'dezero.distributed._plan', 'dezero.distributed.optimizer',
+                     'dezero.distributed.scatter', 'dezero._shared_reduce']),
     ('cli', ['dezero.cli', 'dezero.__main__']),
 ]
 
