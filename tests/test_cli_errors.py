@@ -145,6 +145,79 @@ def test_a_run_that_diverges_in_its_first_epoch_leaves_no_folder(tmp_path, capsy
     assert not (tmp_path / 'new').exists()
 
 
+def _interrupt_at(monkeypatch, epoch):
+    """Make the CLI's fit raise KeyboardInterrupt (as Ctrl-C does) at `epoch`'s first batch."""
+    from dezero import training
+    from dezero.callbacks import Callback
+    real_fit = training.fit
+
+    class CtrlC(Callback):
+        def on_batch_end(self, batch):
+            if batch['epoch'] == epoch:
+                raise KeyboardInterrupt
+
+    def fit(*args, callbacks=(), **kwargs):
+        return real_fit(*args, callbacks=list(callbacks) + [CtrlC()], **kwargs)
+    monkeypatch.setattr(training, 'fit', fit)
+
+
+# (case id, what is there before, argv, epoch interrupted, what the folder holds after:
+# None for no folder, and the text of the one stderr line)
+INTERRUPT_CASES = [
+    ('new-out', None, ['--out', '{tmp}/new'], 1, None, 'nothing was saved; removed'),
+    ('new-nested-out', None, ['--out', '{tmp}/a/b/new'], 1, None, 'nothing was saved'),
+    ('existing-out', 'mine.txt', ['--out', '{tmp}/new'], 1, ['mine.txt'],
+     'nothing was saved; {tmp}/new is as it was'),
+    ('default-runs', None, [], 1, None, 'nothing was saved; removed runs'),
+    ('after-one-epoch', None, ['--out', '{tmp}/new'], 2,
+     ['config.json', 'history.csv', 'history.json', 'history.png', 'model.npz',
+      'optimizer.npz'],
+     'keeps the 1 complete epoch(s); continue with: python -m dezero train --resume'),
+]
+
+
+@pytest.mark.parametrize('case, before, argv, epoch, after, text', INTERRUPT_CASES,
+                         ids=[c[0] for c in INTERRUPT_CASES])
+def test_ctrl_c_in_a_new_run_leaves_no_half_made_folder(case, before, argv, epoch, after, text,
+                                                        tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    if before:
+        (tmp_path / 'new').mkdir()
+        (tmp_path / 'new' / before).write_text('keep me')
+    _interrupt_at(monkeypatch, epoch)
+    argv = [a.format(tmp=tmp_path) for a in argv]
+    code = main(['train', '--epochs', '3', '--hidden', '4', '--no-progress'] + argv)
+    err = capsys.readouterr().err.strip()
+    assert code == 130
+    assert len(err.splitlines()) == 1 and text.format(tmp=tmp_path) in err, err
+    assert 'Traceback' not in err
+    if after is None:
+        assert os.listdir(tmp_path) == []  # nor the parents (a/b/, runs/) it made
+    else:
+        assert sorted(os.listdir(tmp_path / 'new')) == [
+            n for n in after if n != 'history.png' or _have('matplotlib')]
+
+
+def _have(module):
+    import importlib.util
+    return importlib.util.find_spec(module) is not None
+
+
+def test_ctrl_c_in_the_first_epoch_of_a_resumed_run_keeps_its_folder(good_run, tmp_path,
+                                                                     monkeypatch, capsys):
+    run = tmp_path / 'run'
+    shutil.copytree(good_run / 'run', run)
+    # config.json takes the new --epochs target (as before); the rest stays as it was.
+    before = {n: (run / n).read_bytes() for n in os.listdir(run)
+              if n not in ('history.png', 'config.json')}
+    _interrupt_at(monkeypatch, 2)
+    assert main(['train', '--resume', str(run), '--epochs', '3', '--no-progress']) == 130
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and 'keeps the 1 complete epoch(s)' in err, err
+    assert {n: (run / n).read_bytes() for n in before} == before
+    assert json.loads((run / 'config.json').read_text())['epochs'] == 3
+
+
 def test_version(capsys):
     with pytest.raises(SystemExit) as e:
         main(['--version'])

@@ -3,7 +3,8 @@
 A run folder holds config.json (enough to rebuild the model), model.npz,
 optimizer.npz, history.csv / history.json (one row per epoch) and history.png.
 Weights, optimizer state and history are saved after every epoch, so Ctrl-C or
-a crash loses at most the epoch in progress, and --resume continues from there.
+a crash loses at most the epoch in progress, and --resume continues from there. A new
+run stopped (Ctrl-C) before its first epoch was saved removes the folder it made.
 """
 import argparse
 import contextlib
@@ -196,15 +197,24 @@ def _resumed_config(args):
     return config
 
 
+def _first_missing(path):
+    """The outermost folder that os.makedirs(path) would create, or None if path exists."""
+    path = os.path.abspath(path)
+    missing = None
+    while not os.path.exists(path):
+        missing, path = path, os.path.dirname(path)
+    return missing
+
+
 def _new_run_dir(out):
-    """(folder, whether this call created it) for a new run."""
+    """(folder, the outermost folder this call created or None) for a new run."""
     if out is not None:
         if os.path.exists(out) and not os.path.isdir(out):
             raise UsageError(f"--out {out} is a file; name a folder for the run")
         if os.path.exists(os.path.join(out, CONFIG)):
             raise UsageError(f"--out {out} already holds a run; continue it with --resume {out} "
                              "or choose another folder")
-        created = not os.path.exists(out)
+        created = _first_missing(out)
         try:
             os.makedirs(out, exist_ok=True)
         except OSError as e:
@@ -216,9 +226,10 @@ def _new_run_dir(out):
     base = os.path.join('runs', time.strftime('%Y%m%d-%H%M%S'))
     for k in range(1000):
         path = base if k == 0 else f'{base}-{k}'
+        created = _first_missing(path)  # runs/ too, the first time
         try:
             os.makedirs(path)
-            return path, True
+            return path, created
         except FileExistsError:
             continue
         except OSError as e:
@@ -280,13 +291,21 @@ def _resumed_history(run_dir):
 
 
 def _discard_new_run(run_dir, created):
-    """Remove what a new run wrote before its first checkpoint (and its folder, if new)."""
-    for name in (CONFIG, HISTORY_PNG):
-        with contextlib.suppress(OSError):
-            os.remove(os.path.join(run_dir, name))
-    if created:
-        with contextlib.suppress(OSError):
-            os.rmdir(run_dir)
+    """Remove what a new run wrote before its first checkpoint, and the folders it created.
+
+    That is config.json only (_new_run_dir made sure it was not there before), so a
+    folder given with --out keeps whatever else it held; `created` is the outermost
+    folder _new_run_dir made (None: none), removed with those inside it while empty.
+    """
+    with contextlib.suppress(OSError):
+        os.remove(os.path.join(run_dir, CONFIG))
+    folder = os.path.abspath(run_dir)
+    while created is not None and (folder == created or folder.startswith(created + os.sep)):
+        try:
+            os.rmdir(folder)
+        except OSError:
+            return
+        folder = os.path.dirname(folder)
 
 
 def _describe(config):
@@ -353,8 +372,7 @@ def run(args):
     if args.resume:
         run_dir = args.resume
     else:
-        run_dir = problem = None
-        created = False
+        run_dir = problem = created = None
         if root:  # only rank 0 picks and creates the folder; the others are told its name
             try:
                 run_dir, created = _new_run_dir(args.out)
@@ -375,47 +393,53 @@ def run(args):
             return _fail(f"cannot write {os.path.join(run_dir, CONFIG)} ({e.strerror}); choose "
                          "a writable place with --out")
 
-    # Reseeding with the epoch count gives a resumed run fresh, reproducible shuffles.
-    np.random.seed(config['seed'] + done)
-    model = nets.build_model(config)
-    optimizer = nets.build_optimizer(config, model)
-    if done:
-        try:
-            model.load_weights(os.path.join(run_dir, WEIGHTS))
-            if args.gpu:  # first, so that the optimizer state is restored next to the weights
-                model.to_gpu()
-            optimizer.load_state(os.path.join(run_dir, OPTIMIZER_STATE))
-        except (OSError, ValueError) as e:
-            return _fail(f"--resume {run_dir}: {e}; the run folder is damaged or of another "
-                         "model: start a new run")
+    saved = [done]  # epochs on disk, counted by the checkpoint
+    try:  # from here on a Ctrl-C ends in the handler below
+        # Reseeding with the epoch count gives a resumed run fresh, reproducible shuffles.
+        np.random.seed(config['seed'] + done)
+        model = nets.build_model(config)
+        optimizer = nets.build_optimizer(config, model)
+        if done:
+            try:
+                model.load_weights(os.path.join(run_dir, WEIGHTS))
+                if args.gpu:  # first, so that the optimizer state is restored next to the weights
+                    model.to_gpu()
+                optimizer.load_state(os.path.join(run_dir, OPTIMIZER_STATE))
+            except (OSError, ValueError) as e:
+                return _fail(f"--resume {run_dir}: {e}; the run folder is damaged or of another "
+                             "model: start a new run")
 
-    batch_size = config['batch_size']
-    where = ''
-    if comm is not None:
-        # Each rank trains on its share of the data with its share of the batch; the test
-        # set is evaluated whole on every rank (fit averages the metrics over the ranks).
-        train_set = distributed.scatter_dataset(train_set, comm, shuffle=True,
-                                                seed=config['seed'])
-        batch_size //= comm.size
-        optimizer = distributed.create_multi_node_optimizer(optimizer, comm)
-        ranks = f"{comm.size} rank" + ('s' if comm.size > 1 else '')
-        where = f" on {ranks} ({batch_size} per rank, {comm.name.upper()})"
-    say(('resuming from epoch %d: ' % done if done else 'training ') + _describe(config) + where)
-    say(f"run folder: {run_dir}")
-    train_loader = DataLoader(train_set, batch_size)
-    test_loader = DataLoader(test_set, max(config['batch_size'], 256), shuffle=False)
+        batch_size = config['batch_size']
+        where = ''
+        if comm is not None:
+            # Each rank trains on its share of the data with its share of the batch; the test
+            # set is evaluated whole on every rank (fit averages the metrics over the ranks).
+            train_set = distributed.scatter_dataset(train_set, comm, shuffle=True,
+                                                    seed=config['seed'])
+            batch_size //= comm.size
+            optimizer = distributed.create_multi_node_optimizer(optimizer, comm)
+            ranks = f"{comm.size} rank" + ('s' if comm.size > 1 else '')
+            where = f" on {ranks} ({batch_size} per rank, {comm.name.upper()})"
+        say(('resuming from epoch %d: ' % done if done else 'training ') + _describe(config)
+            + where)
+        say(f"run folder: {run_dir}")
+        train_loader = DataLoader(train_set, batch_size)
+        test_loader = DataLoader(test_set, max(config['batch_size'], 256), shuffle=False)
 
-    # After each epoch (rank 0): weights, optimizer state and history, Ctrl-C held.
-    checkpoint = [CheckpointEveryEpoch(
-        os.path.join(run_dir, WEIGHTS), os.path.join(run_dir, OPTIMIZER_STATE),
-        also=lambda: _save_histories(run_dir, history))] if root else []
-    callbacks = []
-    if args.tensorboard is not None and root:
-        from dezero.callbacks import TensorBoard
-        log_dir = args.tensorboard or os.path.join(run_dir, 'tensorboard')
-        callbacks.append(TensorBoard(log_dir, histogram_every=5))
-        say(f"TensorBoard events: {log_dir} (view with: tensorboard --logdir {log_dir})")
-    try:
+        # After each epoch (rank 0): weights, optimizer state and history, Ctrl-C held.
+        def save_histories():
+            _save_histories(run_dir, history)
+            saved[0] = len(history)
+
+        checkpoint = [CheckpointEveryEpoch(
+            os.path.join(run_dir, WEIGHTS), os.path.join(run_dir, OPTIMIZER_STATE),
+            also=save_histories)] if root else []
+        callbacks = []
+        if args.tensorboard is not None and root:
+            from dezero.callbacks import TensorBoard
+            log_dir = args.tensorboard or os.path.join(run_dir, 'tensorboard')
+            callbacks.append(TensorBoard(log_dir, histogram_every=5))
+            say(f"TensorBoard events: {log_dir} (view with: tensorboard --logdir {log_dir})")
         # TerminateOnNaN first: a diverged epoch is never checkpointed.
         # Progress bars on a terminal; otherwise (a log file, a pipe, --no-progress) one
         # plain line per epoch on stdout.
@@ -444,6 +468,13 @@ def run(args):
                      f"{config['lr']:g})")
     except KeyboardInterrupt:
         if not root:
+            return 130
+        del history[saved[0]:]  # an epoch recorded but not yet checkpointed
+        if not args.resume and not saved[0]:  # leave no folder holding only config.json
+            _discard_new_run(run_dir, created)
+            print("\ninterrupted before the first epoch was saved: nothing was saved; "
+                  + (f"removed {run_dir}" if created else f"{run_dir} is as it was"),
+                  file=sys.stderr)
             return 130
         _plot(run_dir, history)
         print(f"\ninterrupted: {run_dir} keeps the {len(history)} complete epoch(s); continue "
