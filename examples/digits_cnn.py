@@ -4,7 +4,6 @@
 
 Needs scikit-learn (pip install scikit-learn).
 """
-import argparse
 import sys
 
 import numpy as np
@@ -12,7 +11,7 @@ import numpy as np
 import dezero.functions as F
 import dezero.layers as L
 from dezero import DataLoader, models, optimizers
-from dezero.cli.options import check_gpu, positive_int
+from dezero.cli.options import ArgumentParser, check_gpu, positive_int
 from dezero.datasets import Digits, MissingDependencyError
 from dezero.training import fit
 
@@ -22,7 +21,7 @@ def max_pool_2x2(x):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--epochs', type=positive_int, default=5)
     parser.add_argument('--gpu', action='store_true')
     args = parser.parse_args()

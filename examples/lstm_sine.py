@@ -3,15 +3,13 @@ on a cosine it has never seen.
 
     python examples/lstm_sine.py [--epochs 50] [--out lstm_sine.png]
 """
-import argparse
-
 import numpy as np
 
 import dezero
 import dezero.functions as F
 import dezero.layers as L
 from dezero import SeqDataLoader, models, optimizers
-from dezero.cli.options import positive_int
+from dezero.cli.options import ArgumentParser, positive_int
 from dezero.datasets import SinCurve
 
 
@@ -31,7 +29,7 @@ class SimpleRNN(models.Model):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--epochs', type=positive_int, default=50)
     parser.add_argument('--hidden', type=positive_int, default=100)
     parser.add_argument('--bptt', type=positive_int, default=30,

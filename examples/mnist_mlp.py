@@ -2,19 +2,18 @@
 
     python examples/mnist_mlp.py [--epochs 2] [--hidden 256] [--fashion]
 """
-import argparse
 import sys
 
 import numpy as np
 
 import dezero.functions as F
 from dezero import DataLoader, datasets, models, optimizers
-from dezero.cli.options import check_gpu, positive_int
+from dezero.cli.options import ArgumentParser, check_gpu, positive_int
 from dezero.training import fit
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--epochs', type=positive_int, default=2)
     parser.add_argument('--hidden', type=positive_int, default=256)
     parser.add_argument('--batch-size', type=positive_int, default=100)

@@ -2,14 +2,12 @@
 
     python examples/spiral.py [--epochs 30] [--out spiral.png]
 """
-import argparse
-
 import numpy as np
 
 import dezero
 import dezero.functions as F
 from dezero import DataLoader, models, optimizers
-from dezero.cli.options import positive_int
+from dezero.cli.options import ArgumentParser, positive_int
 from dezero.datasets import Spiral
 from dezero.training import fit
 
@@ -40,7 +38,7 @@ def decision_boundary(model, out, train_set):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--epochs', type=positive_int, default=30)
     parser.add_argument('--hidden', type=positive_int, default=32)
     parser.add_argument('--out', default='spiral.png')

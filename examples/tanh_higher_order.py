@@ -2,12 +2,11 @@
 
     python examples/tanh_higher_order.py [--out tanh.png] [--order 4]
 """
-import argparse
-
 import numpy as np
 
 import dezero.functions as F
 from dezero import Variable
+from dezero.cli.options import ArgumentParser, non_negative_int
 
 
 def derivatives(x_values, order):
@@ -24,8 +23,8 @@ def derivatives(x_values, order):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('--order', type=int, default=4)
+    parser = ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--order', type=non_negative_int, default=4)
     parser.add_argument('--out', default='tanh.png')
     args = parser.parse_args()
 

@@ -10,7 +10,6 @@ per-token and whole-sequence accuracy on 512 fresh test sequences. With the
 defaults it reaches 100% on both (token accuracy is already 1.0 at step 100):
 400 steps took 54 s on a busy 2-core CPU with OPENBLAS_NUM_THREADS=1.
 """
-import argparse
 import time
 
 import numpy as np
@@ -19,6 +18,7 @@ import dezero
 import dezero.functions as F
 import dezero.layers as L
 from dezero import Parameter, optimizers
+from dezero.cli.options import ArgumentParser, positive_float, positive_int, seed
 from dezero.models import Model
 
 VOCAB = 10
@@ -87,13 +87,13 @@ def train(steps=400, length=16, layers=2, batch_size=64, lr=3e-3, seed=0, log_ev
 
 
 def main():
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument('--steps', type=int, default=400)
-    p.add_argument('--length', type=int, default=16)
-    p.add_argument('--layers', type=int, default=2)
-    p.add_argument('--batch-size', type=int, default=64)
-    p.add_argument('--lr', type=float, default=3e-3)
-    p.add_argument('--seed', type=int, default=0)
+    p = ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument('--steps', type=positive_int, default=400)
+    p.add_argument('--length', type=positive_int, default=16)
+    p.add_argument('--layers', type=positive_int, default=2)
+    p.add_argument('--batch-size', type=positive_int, default=64)
+    p.add_argument('--lr', type=positive_float, default=3e-3)
+    p.add_argument('--seed', type=seed, default=0)
     args = p.parse_args()
     tok, seq, seconds = train(args.steps, args.length, args.layers, args.batch_size, args.lr,
                               args.seed)

@@ -71,6 +71,55 @@ def test_transformer_reverse_learns_short_sequences_quickly():
     assert tok >= 0.9, (tok, seq)
 
 
+# (script, bad arguments, the one stderr line after "<script>: error: ")
+BAD_ARGUMENTS = [
+    ('spiral.py', ['--epochs', '0'], "argument --epochs: expected a positive int, got '0'"),
+    ('spiral.py', ['--nope'], "unrecognized arguments: --nope"),
+    ('tanh_higher_order.py', ['--order', '-1'],
+     "argument --order: expected an integer >= 0, got '-1'"),
+    ('tanh_higher_order.py', ['--order', 'two'], "argument --order: expected an integer >= 0"),
+    ('lstm_sine.py', ['--bptt', '0'], "argument --bptt: expected a positive int, got '0'"),
+    ('mnist_mlp.py', ['--batch-size', 'x'], "argument --batch-size: expected a positive int"),
+    ('digits_cnn.py', ['--epochs'], "argument --epochs: expected one argument"),
+    ('transformer_reverse.py', ['--lr', 'inf'],
+     "argument --lr: expected a positive float, got 'inf'"),
+    ('transformer_reverse.py', ['--seed', '-1'], "argument --seed: expected an integer from 0"),
+    ('transformer_reverse.py', ['--steps', '0'], "argument --steps: expected a positive int"),
+]
+
+
+def test_every_argparse_example_is_in_the_bad_argument_table():
+    scripts = {name for name in os.listdir(EXAMPLES) if name.endswith('.py')
+               and 'ArgumentParser' in open(os.path.join(EXAMPLES, name)).read()}
+    assert scripts == {case[0] for case in BAD_ARGUMENTS}
+
+
+@pytest.mark.parametrize('script, args, text', BAD_ARGUMENTS,
+                         ids=[f'{c[0]} {" ".join(c[1])}' for c in BAD_ARGUMENTS])
+def test_a_bad_argument_is_one_line_on_stderr_and_exit_2(script, args, text, monkeypatch,
+                                                         capsys, tmp_path):
+    # In process (parse_args runs before anything else): one subprocess below checks the
+    # real exit status and stream.
+    main = _load_example(script).main
+    monkeypatch.chdir(tmp_path)  # were the arguments taken, nothing lands in the checkout
+    monkeypatch.setattr(sys, 'argv', [script, *args])
+    with pytest.raises(SystemExit) as e:
+        main()
+    out, err = capsys.readouterr()
+    assert e.value.code == 2 and out == ''
+    assert err.endswith('\n') and err.count('\n') == 1, err
+    assert err.startswith(f"{script}: error: {text}"), err
+    assert err.rstrip().endswith(f"(see {script} --help)")
+
+
+def test_a_bad_argument_ends_the_process_with_one_line_and_status_2(tmp_path):
+    proc = subprocess.run([sys.executable, os.path.join(EXAMPLES, 'spiral.py'), '--epochs',
+                           'many'], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and proc.stdout == '' and os.listdir(tmp_path) == []
+    assert proc.stderr == ("spiral.py: error: argument --epochs: expected a positive int, got "
+                           "'many' (see spiral.py --help)\n")
+
+
 @pytest.mark.slow
 def test_transformer_reverse_reaches_full_accuracy_with_defaults(tmp_path):
     env = dict(os.environ, OPENBLAS_NUM_THREADS='1')

@@ -13,18 +13,11 @@ EXAMPLES = """examples:
 """
 
 
-class _Parser(argparse.ArgumentParser):
-    """argparse with one-line errors: `prog: error: message (see prog --help)`, exit 2."""
-
-    def error(self, message):
-        self.exit(2, f"{self.prog}: error: {' '.join(message.split())} "
-                     f"(see {self.prog} --help)\n")
-
-
 def build_parser():
     """The argparse parser with the train, graph and export subcommands."""
     from dezero.cli import export, graph, train
-    parser = _Parser(
+    from dezero.cli.options import ArgumentParser
+    parser = ArgumentParser(
         prog='python -m dezero', epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
         description='dezero: a define-by-run deep-learning framework (Deep Learning from '

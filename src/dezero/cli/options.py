@@ -1,12 +1,26 @@
-"""Argument types and checks shared by `python -m dezero` and the example scripts.
+"""The argument parser, types and checks shared by `python -m dezero` and the example scripts.
 
-Each raises argparse.ArgumentTypeError (or calls parser.error), so a bad value ends in
-one line on stderr and exit status 2, before any download or training starts.
+Each type raises argparse.ArgumentTypeError (or the check calls parser.error), and
+ArgumentParser reports it as one line on stderr with exit status 2, before any download
+or training starts.
 """
 import argparse
 import math
 
 SEED_MAX = 2 ** 32 - 1  # NumPy's legacy seeding range
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse with one-line errors: `prog: error: message (see prog --help)`, exit 2.
+
+    argparse's own error() prints the whole usage block first; a bad option is easier
+    to spot on one line, and --help still shows the usage. Subcommand parsers made
+    with add_subparsers() are of this class too.
+    """
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {' '.join(message.split())} "
+                     f"(see {self.prog} --help)\n")
 
 
 def is_positive_int(value):
@@ -35,6 +49,17 @@ def positive(kind):
 
 positive_int = positive(int)
 positive_float = positive(float)
+
+
+def non_negative_int(text):
+    """An argparse type: an integer >= 0 (a count that may be zero, like a derivative order)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
+    return value
 
 
 def seed(text):
