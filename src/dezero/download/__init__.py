@@ -12,20 +12,23 @@ variable DEZERO_DOWNLOAD_TIMEOUT, else 30 s); and no mirror is tried, nor a resp
 awaited, once `timeout` seconds have passed since get_file started without any mirror
 delivering data, so a network that drops packets fails in about `timeout` seconds in all.
 """
-import gzip
 import hashlib
 import http.client
 import math
 import os
 import sys
-import tarfile
 import tempfile
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
-import zlib
 
+# The helpers of _http and archives are re-exported for code written before the split.
+from dezero.download._http import (
+    _CONNECT_TIMEOUT, _connection_class, _Deadline, _HTTPHandler, _HTTPSHandler)
+from dezero.download.archives import (
+    _MAX_LINK_HOPS, _check_member, _inside, _parts, _resolve, extract_archive)
+from dezero.download.errors import CorruptFileError, DownloadError, UnsafeArchiveError
 from dezero.progress import progress_bar
 
 __all__ = ['DownloadError', 'CorruptFileError', 'UnsafeArchiveError', 'cache_dir',
@@ -33,39 +36,7 @@ __all__ = ['DownloadError', 'CorruptFileError', 'UnsafeArchiveError', 'cache_dir
 
 _CHUNK = 1 << 16
 _TIMEOUT = 30.0  # default seconds without data before a mirror is given up
-_CONNECT_TIMEOUT = 5.0  # seconds to establish a connection (clipped to the timeout)
 _TIMEOUT_ENV = 'DEZERO_DOWNLOAD_TIMEOUT'
-
-
-class DownloadError(OSError):
-    """No URL could deliver a file; the message names each URL tried and where to put it by hand."""
-
-    def __init__(self, message, urls=(), path=None):
-        super().__init__(message)
-        self.urls = list(urls)
-        self.path = path
-
-    def __str__(self):
-        return self.args[0]
-
-
-class CorruptFileError(OSError):
-    """A cached file is damaged (bad checksum, bad gzip, truncated data); the message names it."""
-
-    def __init__(self, message, path=None):
-        super().__init__(message)
-        self.path = path
-
-    def __str__(self):
-        return self.args[0]
-
-
-class UnsafeArchiveError(OSError):
-    """An archive would write outside its target folder (absolute or '..' names, escaping
-    links or link chains) or holds device files; nothing of it is extracted."""
-
-    def __str__(self):
-        return self.args[0]
 
 
 def cache_dir():
@@ -101,57 +72,6 @@ def _check_file_name(file_name, url):
 # ---------------------------------------------------------------------------
 # get_file
 # ---------------------------------------------------------------------------
-class _Deadline:
-    """Connect / read timeouts for one get_file call, with its overall deadline."""
-
-    def __init__(self, timeout):
-        self.timeout = timeout
-        self.end = time.monotonic() + timeout
-        self.streaming = False  # once a response arrives, reads wait `timeout` each
-
-    def left(self):
-        return self.end - time.monotonic()
-
-    def connect_timeout(self):
-        return max(min(_CONNECT_TIMEOUT, self.timeout, self.left()), 0.01)
-
-    def read_timeout(self):
-        return self.timeout if self.streaming else max(min(self.timeout, self.left()), 0.01)
-
-
-def _connection_class(base, deadline):
-    """An http.client connection class whose connect() uses the short connect timeout."""
-
-    class Connection(base):
-        def connect(self):
-            self.timeout = deadline.connect_timeout()
-            super().connect()  # TCP (and TLS handshake for HTTPS) under the connect timeout
-            self.timeout = deadline.read_timeout()
-            self.sock.settimeout(self.timeout)
-            deadline.sock = self.sock
-
-    return Connection
-
-
-class _HTTPHandler(urllib.request.HTTPHandler):
-    def __init__(self, deadline):
-        super().__init__()
-        self._deadline = deadline
-
-    def http_open(self, req):
-        return self.do_open(_connection_class(http.client.HTTPConnection, self._deadline), req)
-
-
-class _HTTPSHandler(urllib.request.HTTPSHandler):
-    def __init__(self, deadline):
-        super().__init__()
-        self._deadline = deadline
-
-    def https_open(self, req):
-        cls = _connection_class(http.client.HTTPSConnection, self._deadline)
-        return self.do_open(cls, req, context=self._context)
-
-
 def _resolve_timeout(timeout):
     source = 'timeout'
     if timeout is None:
@@ -351,118 +271,3 @@ def get_file(url, file_name=None, *, sha256=None, md5=None, mirrors=(), progress
         f"get_file: could not download {file_name!r}. Tried:\n{tried}\n"
         f"If you are offline, fetch the file another way and place it at:\n  {path}\n"
         "(or set DEZERO_CACHE_DIR to the folder that holds it).", urls, path)
-
-
-# ---------------------------------------------------------------------------
-# safe extraction
-# ---------------------------------------------------------------------------
-def _inside(base, target):
-    base = os.path.realpath(base)
-    target = os.path.realpath(target)
-    return target == base or target.startswith(base + os.sep)
-
-
-_MAX_LINK_HOPS = 40  # as the kernel's ELOOP limit
-
-
-def _parts(name):
-    return [p for p in name.replace('\\', '/').split('/') if p not in ('', '.')]
-
-
-def _resolve(parts, links, where):
-    """The path (a list of names under dest) that `parts` reaches once every symbolic link
-    recorded in links ({'a/b': 'target'}) by earlier members is followed, as the OS would;
-    UnsafeArchiveError when it climbs above dest or loops."""
-    todo = list(reversed(parts))  # a stack: next name on top
-    out = []
-    hops = 0
-    while todo:
-        part = todo.pop()
-        if part == '..':
-            if not out:
-                raise UnsafeArchiveError(f"{where} resolves, through the links before it, to a "
-                                         "path outside the destination.")
-            out.pop()
-            continue
-        out.append(part)
-        target = links.get('/'.join(out))
-        if target is not None:
-            hops += 1
-            if hops > _MAX_LINK_HOPS:
-                raise UnsafeArchiveError(f"{where} goes through a loop of links.")
-            out.pop()  # the link's target is relative to the folder holding it
-            todo.extend(reversed(_parts(target)))
-    return out
-
-
-def _check_member(archive, member, dest, links):
-    """Refuse a member that could write outside dest, given the links met so far (links is
-    updated with this member when it is a symbolic link)."""
-    name = member.name
-    where = f"extract_archive: refusing {archive}: member {name!r}"
-    if os.path.isabs(name) or name.startswith(('/', '\\')) or (len(name) > 1 and name[1] == ':'):
-        raise UnsafeArchiveError(f"{where} has an absolute path.")
-    if '..' in name.replace('\\', '/').split('/'):
-        raise UnsafeArchiveError(f"{where} contains '..' and would write outside {dest}.")
-    if not _inside(dest, os.path.join(dest, name)):
-        raise UnsafeArchiveError(f"{where} would write outside {dest}.")
-    if not (member.isfile() or member.isdir() or member.issym() or member.islnk()):
-        raise UnsafeArchiveError(f"{where} is a device, FIFO or other special file.")
-    # Where the member really lands once the earlier links exist (a file written through a
-    # link lands where the link points).
-    parts = _parts(name)
-    if member.issym():
-        folder = _resolve(parts[:-1], links, where)
-        link = member.linkname
-        if not link or os.path.isabs(link) or (len(link) > 1 and link[1] == ':'):
-            raise UnsafeArchiveError(f"{where} is a link to the absolute path {link!r}.")
-        try:
-            _resolve(folder + _parts(link), links, where)
-        except UnsafeArchiveError:
-            raise UnsafeArchiveError(f"{where} is a link to {link!r}, outside {dest} (once "
-                                     "the links before it are followed).") from None
-        links['/'.join(folder + parts[-1:])] = link
-        return
-    _resolve(parts, links, where)
-    if member.islnk():
-        link = member.linkname
-        if not link or os.path.isabs(link) or (len(link) > 1 and link[1] == ':'):
-            raise UnsafeArchiveError(f"{where} is a link to the absolute path {link!r}.")
-        try:
-            _resolve(_parts(link), links, where)
-        except UnsafeArchiveError:
-            raise UnsafeArchiveError(f"{where} is a link to {link!r}, outside {dest}.") from None
-
-
-def extract_archive(path, dest=None):
-    """Extract the tar archive at path (gzip/bz2/xz allowed) into dest (default: its folder).
-
-    The whole archive is checked before anything is written: absolute paths, '..' parts,
-    special files, and links or chains of links that lead outside dest (each member's
-    final place is resolved with every earlier link applied) raise UnsafeArchiveError
-    naming the member; tarfile's 'data' filter is also applied where Python has it.
-    A damaged archive raises CorruptFileError. Returns dest.
-    """
-    dest = os.path.abspath(dest if dest is not None else os.path.dirname(os.path.abspath(path)))
-    try:
-        with tarfile.open(path, 'r:*') as tar:
-            members = tar.getmembers()
-            links = {}
-            for m in members:
-                _check_member(path, m, dest, links)
-            for place, link in links.items():  # a later link may change where an earlier one leads
-                where = f"extract_archive: refusing {path}: the link {place!r} -> {link!r}"
-                _resolve(_parts(place)[:-1] + _parts(link), links, where)
-            os.makedirs(dest, exist_ok=True)
-            if hasattr(tarfile, 'data_filter'):
-                tar.extractall(dest, members=members, filter='data')
-            else:  # pragma: no cover - Python without extraction filters
-                tar.extractall(dest, members=members)
-    except UnsafeArchiveError:
-        raise
-    except getattr(tarfile, 'FilterError', UnsafeArchiveError) as e:
-        raise UnsafeArchiveError(f"extract_archive: refusing {path}: {e}.") from e
-    except (tarfile.TarError, EOFError, zlib.error, gzip.BadGzipFile) as e:
-        raise CorruptFileError(f"extract_archive: {path} is not a readable tar archive ({e}); "
-                               "delete it and run again to download it afresh.", path) from e
-    return dest
