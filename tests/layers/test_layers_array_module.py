@@ -77,3 +77,80 @@ def test_to_gpu_and_to_cpu_move_parameters_buffers_and_grads(standin_gpu):
     model.to_cpu()
     assert all(type(a) is np.ndarray for _, a in _arrays(model))
     assert all(type(p.grad.data) is np.ndarray for p in model.params())
+
+
+# (layer factory, names of its recurrent state attributes)
+RECURRENT_CASES = [
+    ('RNN', lambda: L.RNN(4), ('h',)),
+    ('LSTM', lambda: L.LSTM(4), ('h', 'c')),
+    ('GRU', lambda: L.GRU(4), ('h',)),
+]
+
+
+def _steps(layer, xs):
+    return [layer(x) for x in xs]
+
+
+@pytest.mark.parametrize('name,make,state', RECURRENT_CASES,
+                         ids=[c[0] for c in RECURRENT_CASES])
+def test_to_gpu_and_to_cpu_move_the_recurrent_state_mid_sequence(standin_gpu, name, make,
+                                                                 state):
+    rng = np.random.RandomState(0)
+    xs = [rng.rand(2, 3).astype(np.float32) for _ in range(3)]
+    layer = make()
+    expected = _steps(layer, xs)[-1].data  # never moved
+    layer.reset_state()
+    ys = _steps(layer, xs[:2])
+    before = {k: getattr(layer, k).data.copy() for k in state}
+
+    layer.to_gpu()
+    for k in state:
+        moved = getattr(layer, k)
+        assert isinstance(moved.data, standin_gpu.ndarray), f"{name}.{k} stayed on NumPy"
+        np.testing.assert_array_equal(moved.data.get(), before[k])
+        assert moved.creator is None  # a graph cannot span two devices: the move cuts it
+    assert type(ys[-1].data) is np.ndarray and ys[-1].creator is not None  # the output stays
+    y = layer(standin_gpu.asarray(xs[2]))  # mixing NumPy state in would raise TypeError
+    assert isinstance(y.data, standin_gpu.ndarray)
+    F.sum(y).backward()
+    np.testing.assert_allclose(y.data.get(), expected, rtol=1e-6)
+
+    layer.reset_state()
+    _steps(layer, [standin_gpu.asarray(x) for x in xs[:2]])
+    layer.to_cpu()
+    assert all(type(getattr(layer, k).data) is np.ndarray for k in state)
+    y = layer(xs[2])
+    assert type(y.data) is np.ndarray
+    np.testing.assert_allclose(y.data, expected, rtol=1e-6)
+
+
+def test_to_gpu_moves_the_state_of_recurrent_layers_nested_in_a_model(standin_gpu):
+    from dezero import models
+    model = models.Model()
+    model.stack = L.LayerList([L.GRU(4), L.LSTM(4)])
+    model.out = L.Linear(2)
+    x = np.ones((1, 3), dtype=np.float32)
+    for _ in range(2):
+        y = model.out(model.stack[1](model.stack[0](x)))
+    gru, lstm = model.stack
+    model.to_gpu()
+    for var in (gru.h, lstm.h, lstm.c):
+        assert isinstance(var.data, standin_gpu.ndarray)
+    h = lstm.h
+    model.to_gpu()  # already there: left alone, not copied again
+    assert lstm.h is h
+    model.to_cpu()
+    assert all(type(v.data) is np.ndarray for v in (gru.h, lstm.h, lstm.c))
+    assert type(y.data) is np.ndarray
+
+
+def test_moving_a_fresh_recurrent_layer_keeps_its_empty_state(standin_gpu):
+    layer = L.LSTM(4, in_size=3).to_gpu()
+    assert layer.h is None and layer.c is None
+    assert isinstance(layer(standin_gpu.ones((2, 3), dtype=np.float32)).data,
+                      standin_gpu.ndarray)
+    assert layer.to_cpu().h.data.__class__ is np.ndarray
+
+
+def test_to_gpu_of_a_layer_without_parameters_or_state_needs_no_gpu():
+    assert L.Layer().to_gpu().to_cpu() is not None

@@ -127,21 +127,48 @@ class Layer:
         for param in self.params():
             param.grad = None
 
+    # Attributes holding per-sequence state (a recurrent layer's h and c): not saved or
+    # trained, but to_cpu/to_gpu move them so that a sequence can go on after the move.
+    _state_attrs = ()
+
     def to_cpu(self):
-        """Move every Parameter and buffer to NumPy; returns self."""
+        """Move every Parameter, buffer and recurrent state to NumPy; returns self."""
         for param in self.params():
             param.to_cpu()
         for _, layer, name in self.named_buffers():
             layer.__dict__[name].to_cpu()
+        self._move_state(gpu=False)
         return self
 
     def to_gpu(self):
-        """Move every Parameter and buffer to CuPy; returns self (raises without CuPy)."""
+        """Move every Parameter, buffer and recurrent state to CuPy; returns self.
+
+        Raises without CuPy.
+        """
         for param in self.params():
             param.to_gpu()
         for _, layer, name in self.named_buffers():
             layer.__dict__[name].to_gpu()
+        self._move_state(gpu=True)
         return self
+
+    def _move_state(self, gpu):
+        """Put every state Variable in this tree on CuPy (gpu=True) or NumPy.
+
+        A moved state is a new Variable without a creator: a graph cannot span two
+        devices, so the move cuts it as unchain_backward would (the Variable a forward
+        call returned, which may be the same object, is left as it was).
+        """
+        d = self.__dict__
+        for name in self._state_attrs:
+            var = d.get(name)
+            if isinstance(var, Variable) and var.data is not None and \
+                    cuda.is_cupy_array(var.data) is not gpu:
+                data = cuda.as_cupy(var.data) if gpu else cuda.as_numpy(var.data)
+                d[name] = Variable(data, name=var.name)
+        for name in d.get('_params', ()):
+            if isinstance(d[name], Layer):
+                d[name]._move_state(gpu)
 
     def _follow_array_module(self, xp):
         """Put every built Parameter and buffer of this layer (and its sub-layers) on xp.

@@ -1,6 +1,7 @@
 """Recurrent layers: RNN, LSTM (the book's) and GRU.
 
-Each keeps its hidden state between calls; reset_state() forgets it. For
+Each keeps its hidden state between calls; reset_state() forgets it, and
+to_cpu()/to_gpu() move it with the parameters (cutting the graph behind it). For
 truncated backpropagation through time call `loss.unchain_backward()` after
 each backward: the state Variables stay, but the graph behind them is cut.
 """
@@ -41,6 +42,7 @@ class RNN(Layer):
     """
 
     _follow_pending = False
+    _state_attrs = ('h',)  # moved by to_cpu/to_gpu
 
     def __init__(self, hidden_size, in_size=None):
         super().__init__()
@@ -82,6 +84,7 @@ class LSTM(Layer):
     """
 
     _follow_pending = False
+    _state_attrs = ('h', 'c')  # moved by to_cpu/to_gpu
 
     def __init__(self, hidden_size, in_size=None):
         super().__init__()
@@ -148,6 +151,7 @@ class GRU(Layer):
     """
 
     _follow_pending = False
+    _state_attrs = ('h',)  # moved by to_cpu/to_gpu
 
     def __init__(self, hidden_size, in_size=None):
         super().__init__()
