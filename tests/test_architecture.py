@@ -36,7 +36,7 @@ LAYERS = [
                      'dezero.distributed.communicators', 'dezero.distributed._faults',
                      'dezero.distributed._plan', 'dezero.distributed.optimizer',
                      'dezero.distributed.scatter', 'dezero._shared_reduce']),
-    ('cli', ['dezero.cli', 'dezero.__main__']),
+    ('cli', ['dezero.cli', 'dezero.cli.run_folder', 'dezero.__main__']),
 ]
 
 
