@@ -455,6 +455,27 @@ def test_pooling_ties_send_gradient_to_first_maximum():
     np.testing.assert_array_equal(x.grad.data, gx_ref)
 
 
+@pytest.mark.parametrize('bad', [np.nan, np.inf, -np.inf, None])
+@pytest.mark.parametrize('xs, k', [((2, 3, 4, 6), 2), ((1, 2, 6, 6), (3, 2)),
+                                   ((1, 2, 5, 4), 2)])  # the last does not tile exactly
+def test_pooling_gradient_reaches_only_the_arg_max(xs, k, bad):
+    """Both backward paths (planes through a strided view when the windows tile the input
+    and gy is finite, else a scatter) send each gy to its window's first maximum only,
+    a NaN or inf in gy included."""
+    rng = np.random.RandomState(0)
+    x = rng.randint(-2, 3, size=xs).astype(np.float32)  # ties
+    pool = F.pooling(Variable(x), k, k)
+    gy = rng.randn(*pool.shape).astype(np.float32)
+    if bad is not None:
+        gy[0, 0, 0, 0] = bad
+    _, gx_ref = ref_pool(x, k, k, 0, gy)
+    vx = Variable(x)
+    y = F.pooling(vx, k, k)
+    y.grad = Variable(gy)
+    y.backward()
+    np.testing.assert_array_equal(vx.grad.data, gx_ref.astype(np.float32))
+
+
 @pytest.mark.parametrize('xs, k, s, p', [POOL_CASES[0], POOL_CASES[3], POOL_CASES[4]])
 def test_pooling_gradient_checks(xs, k, s, p):
     # distinct, well separated values: the arg-max does not move under the finite differences
