@@ -1,7 +1,7 @@
 """Data-parallel scaling: the MLP 784-1000-1000-10 (ReLU, SGD), batch 100 per rank, 1 and 2 ranks.
 
     python benchmarks/bench_distributed.py [--ranks 1,2] [--launches 3] [--steps 40]
-                                           [--rounds 5] [--gpu] [--shared-memory on]
+                                           [--rounds 5] [--gpu] [--shared-memory auto]
 
 Starts `mpiexec -n N` of itself for each N in --ranks, --launches times, alternating
 (1, 2, 1, 2, ...), every rank with one BLAS thread. Each launch times --rounds rounds
@@ -17,9 +17,9 @@ N = 2), allreduce_grad ms per step and the bare Allreduce ms, and the step time 
 N ranks computing at once without exchanging anything (alternating with the real
 steps): what sharing the machine's cores and memory alone costs, a ceiling on the
 efficiency that no communication scheme can pass. --gpu uses the NCCL
-communicator (one GPU per rank) instead of MPI on CPUs. --shared-memory on times the
-MPI communicator's shared-memory summation (create_communicator('mpi',
-shared_memory=True)) instead of MPI_Allreduce.
+communicator (one GPU per rank) instead of MPI on CPUs. --shared-memory off times
+MPI_Allreduce instead of the MPI communicator's shared-memory summation (which is used
+by default when every rank is on this host and /dev/shm has room).
 """
 import argparse
 import json
@@ -40,8 +40,9 @@ def worker(args):
     from dezero import distributed, optimizers
     from dezero.models import MLP
 
-    comm = distributed.create_communicator('nccl' if args.gpu else 'mpi',
-                                           shared_memory=args.shared_memory == 'on')
+    comm = distributed.create_communicator(
+        'nccl' if args.gpu else 'mpi',
+        shared_memory={'auto': None, 'on': True, 'off': False}[args.shared_memory])
     MPI = comm._MPI
     rng = np.random.default_rng(comm.rank)
     x = rng.standard_normal((N_BATCH, D)).astype(np.float32)
@@ -161,16 +162,17 @@ def main():
     parser.add_argument('--steps', type=int, default=40, help='steps per round')
     parser.add_argument('--rounds', type=int, default=5, help='rounds per launch (median)')
     parser.add_argument('--gpu', action='store_true', help='NCCL, one GPU per rank')
-    parser.add_argument('--shared-memory', choices=['on', 'off'], default='off',
-                        help="'on': sum gradients in MPI shared memory (every rank on this "
-                             "host) instead of MPI_Allreduce")
+    parser.add_argument('--shared-memory', choices=['auto', 'on', 'off'], default='auto',
+                        help="create_communicator's shared_memory: None (auto, the default), "
+                             "True (on) or False (off: MPI_Allreduce)")
     parser.add_argument('--worker', action='store_true', help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
         return worker(args)
     counts = [int(s) for s in args.ranks.split(',')]
     transport = ('NCCL on GPUs' if args.gpu else 'MPI on CPUs, gradients summed in ' +
-                 ('shared memory' if args.shared_memory == 'on' else 'MPI_Allreduce'))
+                 {'auto': 'shared memory where it fits', 'on': 'shared memory',
+                  'off': 'MPI_Allreduce'}[args.shared_memory])
     print(f"MLP {D}-{H}-{H}-{C}, batch {N_BATCH} per rank, SGD, 1 thread per rank, "
           f"{transport}; {os.cpu_count()} CPUs")
     results = {n: [] for n in counts}

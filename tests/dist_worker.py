@@ -16,6 +16,7 @@ import dezero
 import dezero.functions as F
 import dezero.layers as L
 from dezero import distributed, optimizers
+from dezero._shared_reduce import SharedReducer
 from dezero.core import no_grad, test_mode
 from dezero.models import Model
 
@@ -240,22 +241,64 @@ def check_shared_memory_matches_mpi_allreduce(comm):
     """Both transports give every rank the same bits, and the same sums as each other;
     float64 and float32 parameters (two groups) in one model."""
     shm = distributed.create_communicator('mpi', shared_memory=True)
-    assert shm.shared_memory and not comm.shared_memory
+    plain = distributed.create_communicator('mpi', shared_memory=False)
+    assert shm.shared_memory and not plain.shared_memory
     model = TwoLayer()
     model.l1 = L.Linear(N_CLASSES, in_size=5, dtype=np.float64)
     comm.bcast_data(model)
     x, t = batch('mlp')
     x = x + comm.rank  # different data, hence different gradients, per rank
     results = []
-    for c in (shm, comm):
-        model.cleargrads()
-        F.softmax_cross_entropy(model(x), t).backward()
-        c.allreduce_grad(model)
-        results.append({k: p.grad.data.copy() for k, p in model.named_params()})
+    for c in (shm, plain):
+        steps = []
+        for step in range(3):  # from the second step on, Linear writes into the window
+            model.cleargrads()
+            F.softmax_cross_entropy(model(x * (step + 1)), t).backward()
+            in_window = model.l1.W.grad.data is model.l1.W.grad_out  # (l0 gets float64 gy)
+            assert in_window == (c is shm and step > 0), (c.shared_memory, step, in_window)
+            c.allreduce_grad(model)
+            steps.append({f"{step}/{k}": p.grad.data.copy() for k, p in model.named_params()})
+        results.append({k: v for d in steps for k, v in d.items()})
+        for p in model.params():
+            p.grad_out = None
     assert {v.dtype for v in results[0].values()} == {np.dtype(np.float32), np.dtype(np.float64)}
     everyone = gather(comm, results[0])
     assert_same(everyone[comm.rank], everyone[0], rtol=0, atol=0, what='shm, rank vs rank 0:')
     assert_same(results[0], results[1], rtol=1e-6, atol=1e-7, what='shm vs MPI_Allreduce:')
+
+
+def check_shared_memory_needs_room_in_dev_shm(comm):
+    """Automatic mode falls back to MPI_Allreduce when /dev/shm is too small on some rank;
+    shared_memory=True then raises on every rank instead of dying of SIGBUS later."""
+    from dezero.distributed import communicators
+
+    class Full:
+        f_bavail, f_frsize = (0 if comm.rank == 1 else 1 << 40), 4096
+    model = TwoLayer()
+    x, t = batch('mlp')
+    statvfs = communicators.os.statvfs
+    communicators.os.statvfs = lambda path: Full
+    try:
+        auto = distributed.create_communicator('mpi')
+        required = distributed.create_communicator('mpi', shared_memory=True)
+        F.softmax_cross_entropy(model(x), t).backward()
+        auto.allreduce_grad(model)
+        assert not any(isinstance(target, SharedReducer) for target in
+                       auto._grad_cache[2].targets)
+        try:
+            required.allreduce_grad(model)
+        except RuntimeError as e:
+            assert 'shared_memory=True needs about' in str(e) and '/dev/shm' in str(e), e
+        else:
+            raise AssertionError("shared_memory=True did not refuse a full /dev/shm")
+    finally:
+        communicators.os.statvfs = statvfs
+    try:
+        distributed.create_communicator('mpi', shared_memory='yes')
+    except TypeError as e:
+        assert "shared_memory must be None (automatic), True or False, got 'yes'" in str(e), e
+    else:
+        raise AssertionError("shared_memory='yes' was accepted")
 
 
 def check_shared_memory_results_survive_a_faster_rank(comm):
@@ -309,6 +352,7 @@ CHECKS = {
     'grad_none_on_one_rank_counts_as_zero': check_grad_none_on_one_rank,
     'fit_with_scattered_data': check_fit,
     'shared_memory_matches_mpi_allreduce': check_shared_memory_matches_mpi_allreduce,
+    'shared_memory_needs_room_in_dev_shm': check_shared_memory_needs_room_in_dev_shm,
     'shared_memory_results_survive_a_faster_rank':
         check_shared_memory_results_survive_a_faster_rank,
 }

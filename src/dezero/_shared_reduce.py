@@ -59,8 +59,8 @@ class SharedReducer:
         for win in self.windows:
             win.Sync()
 
-    def reduce(self):
-        """Sum every rank's input segment into every rank's result segment."""
+    def reduce(self, scale=1.0):
+        """Sum every rank's input segment, times scale, into every rank's result segment."""
         self._barrier()
         c = self.chunk
         total = self.results[self.rank][c]
@@ -70,6 +70,8 @@ class SharedReducer:
             np.add(self.inputs[0][c], self.inputs[1][c], out=total)
             for q in range(2, self.size):
                 total += self.inputs[q][c]
+        if scale != 1.0:
+            total *= scale
         for q in range(self.size):
             if q != self.rank:
                 self.results[q][c] = total

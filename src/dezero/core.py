@@ -374,8 +374,22 @@ class Variable:
 
 
 class Parameter(Variable):
-    """A Variable that layers collect as a trainable parameter."""
-    __slots__ = ()
+    """A Variable that layers collect as a trainable parameter.
+
+    grad_out: None, or an array of the parameter's shape and dtype that a Function may
+    write this parameter's gradient into when the parameter has no gradient yet (Linear
+    does); dezero.distributed points it into its communication buffer, which then needs
+    no packing.
+    """
+    __slots__ = ('grad_out',)
+
+    def __init__(self, data, name=None):
+        super().__init__(data, name)
+        self.grad_out = None
+
+    def __setstate__(self, state):
+        super().__setstate__(state)
+        self.grad_out = None
 
 
 def _output_grads(f):

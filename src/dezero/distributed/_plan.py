@@ -90,6 +90,7 @@ class _Plan:
             self.groups.append((dtype, xp, items, offset))
         self.buffers = None  # allocated on first use, then reused
         self.targets = None  # allreduce_grad's buffers or SharedReducers, one per group
+        self.views = {}  # parameter index -> its slice of a shared input segment
 
     def get_buffers(self, extra=0):
         """One flat buffer per group, with `extra` more elements at the end."""

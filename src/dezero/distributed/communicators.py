@@ -19,6 +19,7 @@ from dezero.distributed._plan import (
 
 MPI_EXTRA = "pip install 'dezero[mpi]'"
 TIMEOUT_ENV = 'DEZERO_DISTRIBUTED_TIMEOUT'
+SHM_DIR = '/dev/shm'  # where MPICH and Open MPI place shared-memory windows on Linux
 
 
 def _import_mpi(who):
@@ -44,13 +45,14 @@ class MpiCommunicator:
 
     Buffers travel with mpi4py's buffer-based (upper-case) calls, never pickled;
     CuPy arrays are staged through host memory (use NcclCommunicator on GPUs).
-    With shared_memory=True and every rank on one host, allreduce_grad sums NumPy
-    gradients in MPI shared-memory windows instead (dezero._shared_reduce).
+    When every rank runs on one host, allreduce_grad sums NumPy gradients in MPI
+    shared-memory windows instead (dezero._shared_reduce; see create_communicator's
+    shared_memory).
     Create it with create_communicator().
     """
     name = 'mpi'
 
-    def __init__(self, mpi_comm=None, timeout=None, abort_on_error=True, shared_memory=False):
+    def __init__(self, mpi_comm=None, timeout=None, abort_on_error=True, shared_memory=None):
         MPI = _import_mpi(f"{type(self).__name__}")
         self._MPI = MPI
         self.mpi_comm = MPI.COMM_WORLD if mpi_comm is None else mpi_comm
@@ -58,8 +60,12 @@ class MpiCommunicator:
         self.size = self.mpi_comm.Get_size()
         node = self.mpi_comm.Split_type(MPI.COMM_TYPE_SHARED, key=self.rank)
         self.intra_rank, self.intra_size = node.Get_rank(), node.Get_size()
-        # Every rank on this host: NumPy gradients are summed in shared memory.
-        self.shared_memory = bool(shared_memory) and 1 < self.size == self.intra_size
+        if shared_memory not in (None, True, False):
+            raise TypeError(f"{type(self).__name__}: shared_memory must be None (automatic), "
+                            f"True or False, got {shared_memory!r}.")
+        # Every rank on this host: NumPy gradients may be summed in shared memory.
+        self.shared_memory = shared_memory is not False and 1 < self.size == self.intra_size
+        self._shared_memory_required = shared_memory is True
         if self.shared_memory:
             self._node_comm = node
         else:
@@ -217,25 +223,40 @@ class MpiCommunicator:
         if plan.targets is None:
             plan.targets = [self._grad_target(dtype, xp, total + len(items))
                             for dtype, xp, items, total in plan.groups]
+            # Each parameter's slice of a shared input segment, shaped like the parameter.
+            plan.views = {index: target.input[offset:offset + n].reshape(shape)
+                          for (_d, _x, items, _t), target in zip(plan.groups, plan.targets)
+                          if isinstance(target, SharedReducer)
+                          for index, offset, n, shape in items}
         scale = 1.0 / self.size
         for (dtype, xp, items, total), target in zip(plan.groups, plan.targets):
-            buf = target.input if isinstance(target, SharedReducer) else target
+            shared = isinstance(target, SharedReducer)
+            buf = target.input if shared else target
             flags = np.zeros(len(items), dtype=dtype)
             for k, (index, offset, n, _shape) in enumerate(items):
-                grad = params[index][1].grad
+                param = params[index][1]
+                grad = param.grad
                 seg = buf[offset:offset + n]
                 if grad is None:
                     seg.fill(0)
-                else:
+                elif not shared:
                     xp.multiply(grad.data.reshape(-1), scale, out=seg, casting='unsafe')
                     flags[k] = 1
+                else:  # summed as is; the reducer scales the sum
+                    view = plan.views[index]
+                    if grad.data is not view:  # else backward wrote it there already
+                        seg[...] = grad.data.reshape(-1)
+                    flags[k] = 1
+                if shared:
+                    # The next backward may write this gradient straight into the segment.
+                    param.grad_out = plan.views[index]
             buf[total:] = flags if xp is np else xp.asarray(flags)
         self._guard(who)
         try:
             results = []
             for target in plan.targets:
                 if isinstance(target, SharedReducer):
-                    results.append(target.reduce())
+                    results.append(target.reduce(scale))
                 else:
                     self._allreduce_buffer(target)
                     results.append(target)
@@ -250,11 +271,31 @@ class MpiCommunicator:
     def _grad_target(self, dtype, xp, count):
         """Where allreduce_grad packs a group: a SharedReducer (NumPy arrays, every rank on
         this host) or a plain buffer summed by _allreduce_buffer."""
-        if self._node_comm is not None and xp is np:
+        if self._node_comm is not None and xp is np and self._shared_memory_fits(count, dtype):
             # Kept until the process ends, even when the model changes: gradients of an
             # earlier step may still be views into it.
             return SharedReducer(self._MPI, self._node_comm, count, dtype)
         return xp.empty(count, dtype=dtype)
+
+    def _shared_memory_fits(self, count, dtype):
+        """Whether every rank's /dev/shm has room for the windows of `count` elements (all
+        ranks agree; a full /dev/shm would kill a rank with SIGBUS at the first write)."""
+        need = 2 * self.intra_size * count * np.dtype(dtype).itemsize  # 2 windows a rank
+        try:
+            st = os.statvfs(SHM_DIR)
+            free = st.f_bavail * st.f_frsize
+        except OSError:  # no /dev/shm to check (not Linux): MPI places the windows itself
+            free = None
+        fits = free is None or free >= 2 * need
+        fits = bool(self._node_comm.allreduce(int(fits), op=self._MPI.MIN))
+        if not fits and self._shared_memory_required:
+            raise RuntimeError(
+                f"{type(self).__name__}: shared_memory=True needs about {need / 2**20:.0f} MiB "
+                f"of {SHM_DIR} for {count} gradients of {np.dtype(dtype)} on "
+                f"{self.intra_size} ranks, and some rank has only "
+                f"{(free or 0) / 2**20:.0f} MiB free; enlarge it (docker run --shm-size) or "
+                "pass shared_memory=None to fall back to MPI_Allreduce.")
+        return fits
 
     def allreduce_buffers(self, model):
         """Average the persistent buffers (BatchNorm running statistics) over the ranks.
@@ -293,7 +334,7 @@ class NcclCommunicator(MpiCommunicator):
     """
     name = 'nccl'
 
-    def __init__(self, mpi_comm=None, timeout=None, abort_on_error=True, shared_memory=False):
+    def __init__(self, mpi_comm=None, timeout=None, abort_on_error=True, shared_memory=None):
         who = type(self).__name__
         try:
             cupy = cuda.require_cupy()
@@ -340,7 +381,7 @@ _COMMUNICATORS = {'mpi': MpiCommunicator, 'nccl': NcclCommunicator}
 
 
 def create_communicator(communicator_name='mpi', mpi_comm=None, timeout=None,
-                        abort_on_error=True, shared_memory=False):
+                        abort_on_error=True, shared_memory=None):
     """A communicator over all the processes mpiexec started.
 
     Args:
@@ -353,10 +394,13 @@ def create_communicator(communicator_name='mpi', mpi_comm=None, timeout=None,
             uncaught exception, so that one failing rank ends the whole job (only when
             there is more than one process).
         shared_memory: when every process runs on one host, sum NumPy gradients in MPI
-            shared-memory windows instead of MPI_Allreduce (the same sum on every rank;
-            0.8 ms a step less for an MLP's 7 MB of gradients on 2 ranks, see
-            docs/distributed.md). Off by default: the windows take twice the gradients'
-            size of shared memory (/dev/shm, small in containers) on every rank.
+            shared-memory windows instead of MPI_Allreduce: the same sum on every rank,
+            and Linear layers write their weight gradients straight into the window (2.2
+            ms a step less for an MLP's 7 MB of gradients on 2 ranks, see
+            docs/distributed.md). The windows take twice the gradients' size of /dev/shm
+            on each rank. None (default): used when every rank's /dev/shm has room, else
+            MPI_Allreduce; True: required (RuntimeError when it does not fit); False:
+            always MPI_Allreduce.
 
     Raises ImportError naming `pip install 'dezero[mpi]'` without mpi4py, and
     RuntimeError for 'nccl' without CuPy or a GPU.

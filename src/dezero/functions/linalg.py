@@ -3,16 +3,30 @@
 Backward passes are written with dezero Functions (matmul, transpose, reshape, sum_to), so
 create_graph=True works through them.
 """
+import numpy as np
+
 from dezero import _parallel
 from dezero.core import Function, Variable as _Variable, needs_grad
 from dezero.functions.shape import _swap_last, expand_dims, reshape, sum_to, transpose
 from dezero.utils_array import sum_to as sum_to_array
+
+_ndarray, _matmul, _result_type = np.ndarray, np.matmul, np.result_type
 
 
 def _blas_threads_back(x, W):
     """Give BLAS its threads back before a big product if a conv split left it pinned."""
     if _parallel._saved_blas is not None and x.ndim and W.ndim:
         _parallel.before_product(x.size // max(x.shape[-1], 1), x.shape[-1], W.shape[-1])
+
+
+def _grad_out(W, *operand_dtypes):
+    """W.grad_out when the gradient of W may be written there: W is a Parameter with no
+    gradient yet (a second use would accumulate) and the product has the buffer's dtype."""
+    out = getattr(W, 'grad_out', None)
+    if out is None or W.grad is not None or out.__class__ is not _ndarray or \
+            out.shape != W.data.shape or _result_type(*operand_dtypes) != out.dtype:
+        return None
+    return out
 
 
 def _matmul_error(op, x, W):
@@ -126,10 +140,10 @@ class Linear(Function):
         x, W = inputs[0].data, inputs[1].data
         _blas_threads_back(x, W)
         gx = gy @ W.T if needs_grad(inputs[0]) else None
-        if x.ndim == 2:
-            gW = x.T @ gy
-        else:
-            gW = x.reshape(-1, W.shape[0]).T @ gy.reshape(-1, W.shape[1])
+        x2 = x if x.ndim == 2 else x.reshape(-1, W.shape[0])
+        g2 = gy if gy.ndim == 2 else gy.reshape(-1, W.shape[1])
+        out = _grad_out(inputs[1], x2.dtype, g2.dtype)
+        gW = x2.T @ g2 if out is None else _matmul(x2.T, g2, out=out)
         if len(inputs) == 3:
             return gx, gW, sum_to_array(gy, inputs[2].data.shape)
         return gx, gW
