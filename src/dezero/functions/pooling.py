@@ -88,8 +88,27 @@ def _linear_index(xp, pool, padded_shape, indexes=None):
     return (base + offsets[indexes.reshape(N * C, OH, OW)]).reshape(-1)
 
 
+def _max_2x2(xp, x, out):
+    """_tiled_max for 2x2 windows: three maxima and three comparisons of the four corners
+    (strided views), the arg-max assembled with uint8 bit operations."""
+    N, C = x.shape[:2]
+    OH, OW = out
+    xc = x[:, :, :2 * OH, :2 * OW]
+    v = xc.reshape(N, C, OH, 2, OW, 2) if xc.flags.c_contiguous else \
+        xp.ascontiguousarray(xc).reshape(N, C, OH, 2, OW, 2)
+    a, b, c, d = v[:, :, :, 0, :, 0], v[:, :, :, 0, :, 1], v[:, :, :, 1, :, 0], v[:, :, :, 1, :, 1]
+    top, bottom = xp.maximum(a, b), xp.maximum(c, d)
+    first_row = (b > a).view(np.uint8)          # 0 or 1
+    second_row = (d > c).view(np.uint8) | np.uint8(2)   # 2 or 3
+    pick_second = -(bottom > top).view(np.uint8)  # 0 or 255
+    idx = first_row ^ ((first_row ^ second_row) & pick_second)
+    return xp.maximum(top, bottom), idx
+
+
 def _tiled_max(xp, x, k, out):
     """Max and uint8 arg-max (row-major in the window) of non-overlapping k windows."""
+    if k == (2, 2) and xp is np:
+        return _max_2x2(xp, x, out)
     N, C, H, W = x.shape
     (KH, KW), (OH, OW) = k, out
     # Columns of each window first (1-D strided views of the flat array: one long loop
