@@ -172,3 +172,30 @@ def test_linear_backend(xp):
     assert type(W.grad.data) is type(W.data)
     np.testing.assert_allclose(np.asarray(W.grad.data.tolist()), np.full((3, 4), 2.0))
     np.testing.assert_allclose(np.asarray(b.grad.data.tolist()), np.full(4, 2.0))
+
+
+# ---------------------------------------------------------------------------
+# Parameter.grad_out: Linear writes W's gradient into a given buffer (dezero.distributed)
+# ---------------------------------------------------------------------------
+@pytest.mark.parametrize('case', ['once', 'twice', 'other dtype', 'create_graph', 'no buffer'])
+def test_linear_writes_the_weight_gradient_into_grad_out_only_when_safe(case):
+    import pickle
+
+    from dezero.core import Parameter
+    rng = np.random.RandomState(0)
+    x = rng.randn(4, 3).astype(np.float32)
+    W = Parameter(rng.randn(3, 2).astype(np.float32))
+    assert W.grad_out is None
+    buf = np.full((3, 2), np.nan, dtype=np.float64 if case == 'other dtype' else np.float32)
+    if case != 'no buffer':
+        W.grad_out = buf
+    y = F.linear(x, W)
+    if case == 'twice':  # a shared weight: the second gradient must not overwrite the first
+        y = y + F.linear(2 * x, W)
+    F.sum(y * y).backward(create_graph=case == 'create_graph')
+    gy = 2 * (x @ W.data) if case != 'twice' else 2 * (3 * x @ W.data)
+    expected = x.T @ gy if case != 'twice' else x.T @ gy + (2 * x).T @ gy
+    np.testing.assert_allclose(W.grad.data, expected, rtol=1e-5)
+    # twice: the first gradient went into buf, and the sum is a new array (copied at packing)
+    assert (W.grad.data is buf) == (case == 'once')
+    assert pickle.loads(pickle.dumps(W)).grad_out is None

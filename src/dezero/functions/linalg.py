@@ -24,7 +24,8 @@ def _grad_out(W, *operand_dtypes):
     gradient yet (a second use would accumulate) and the product has the buffer's dtype."""
     out = getattr(W, 'grad_out', None)
     if out is None or W.grad is not None or out.__class__ is not _ndarray or \
-            out.shape != W.data.shape or _result_type(*operand_dtypes) != out.dtype:
+            W.data.__class__ is not _ndarray or out.shape != W.data.shape or \
+            _result_type(*operand_dtypes) != out.dtype:
         return None
     return out
 
