@@ -71,6 +71,16 @@ def test_run_returns_results_in_order_and_leaves_blas_pinned(two_blas_threads):
     assert set(_blas_threads()) == {2}
 
 
+def test_a_thread_setting_made_while_pinned_wins_over_the_saved_one(two_blas_threads):
+    from threadpoolctl import threadpool_limits
+    _parallel.run(lambda a, b: None, [(0, 1), (1, 2)])
+    assert set(_blas_threads()) == {1}
+    with threadpool_limits(3, user_api='blas'):  # the user's own setting
+        assert _parallel.num_threads() == 3
+        _parallel.restore_blas()  # must not put back the 2 saved before
+        assert set(_blas_threads()) == {3}
+
+
 @pytest.mark.parametrize('shapes,restored', [
     (((64, 1568), (1568, 10)), False),     # a CNN's classifier: too small to thread
     (((100, 784), (784, 1000)), True),     # an MLP layer: BLAS threads come back

@@ -49,10 +49,21 @@ def num_threads():
         except ValueError:
             raise ValueError(f"DEZERO_NUM_THREADS must be a positive integer, got {env!r}") \
                 from None
+    current = [lc.get_num_threads() for lc in _blas_controllers()]
     saved = _saved_blas
-    if saved is None:
-        saved = [lc.get_num_threads() for lc in _blas_controllers()]
-    return max([n or 1 for n in saved] + [1])
+    if saved is not None and _still_pinned(current):
+        current = saved
+    return max([n or 1 for n in current] + [1])
+
+
+def _still_pinned(current):
+    """True while BLAS is at the one thread _pin_blas set; else someone (threadpoolctl,
+    the user) has set it since, and that setting wins over the saved one."""
+    global _saved_blas
+    if all(n == 1 for n in current):
+        return True
+    _saved_blas = None
+    return False
 
 
 def _pin_blas():
@@ -70,10 +81,11 @@ def restore_blas():
     """Give BLAS back the thread setting a split pinned to one thread (no-op otherwise)."""
     global _saved_blas
     with _lock:
-        if _saved_blas is not None:
-            for lc, n in zip(_blas_controllers(), _saved_blas):
+        blas = _blas_controllers()
+        if _saved_blas is not None and _still_pinned([lc.get_num_threads() for lc in blas]):
+            for lc, n in zip(blas, _saved_blas):
                 lc.set_num_threads(n)
-            _saved_blas = None
+        _saved_blas = None
 
 
 # Products of at least this many multiply-adds gain from BLAS threads: before one, a
