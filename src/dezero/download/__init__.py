@@ -13,23 +13,31 @@ awaited, once `timeout` seconds have passed since get_file started without any m
 delivering data, so a network that drops packets fails in about `timeout` seconds in all.
 """
 import hashlib
-import http.client
 import math
 import os
 import sys
 import tempfile
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
 
-# The helpers of _http and archives are re-exported for code written before the split.
-from dezero.download._http import (
-    _CONNECT_TIMEOUT, _connection_class, _Deadline, _HTTPHandler, _HTTPSHandler)
+# The helpers of archives (and, on first use, of _http) are re-exported for code written
+# before the split. http.client and urllib.request load only when a download starts:
+# they are a tenth of `import dezero`'s time.
 from dezero.download.archives import (
     _MAX_LINK_HOPS, _check_member, _inside, _parts, _resolve, extract_archive)
 from dezero.download.errors import CorruptFileError, DownloadError, UnsafeArchiveError
 from dezero.progress import progress_bar
+
+_HTTP_NAMES = ('_CONNECT_TIMEOUT', '_connection_class', '_Deadline', '_HTTPHandler',
+               '_HTTPSHandler')
+
+
+def __getattr__(name):  # PEP 562: the _http helpers, imported on first use
+    if name in _HTTP_NAMES:
+        from dezero.download import _http
+        return getattr(_http, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = ['DownloadError', 'CorruptFileError', 'UnsafeArchiveError', 'cache_dir',
            'get_file', 'sha256_of', 'extract_archive']
@@ -113,6 +121,11 @@ def _fetch(url, tmp, expect, desc, progress, deadline):
 
     expect: {'SHA-256': hex or None, 'MD5': hex or None}.
     """
+    import http.client
+    import urllib.error
+    import urllib.request
+
+    from dezero.download._http import _HTTPHandler, _HTTPSHandler
     req = urllib.request.Request(url, headers={'User-Agent': 'dezero (python urllib)'})
     hashes = {'SHA-256': hashlib.sha256(), 'MD5': hashlib.md5(usedforsecurity=False)}
     received = 0
@@ -241,6 +254,7 @@ def get_file(url, file_name=None, *, sha256=None, md5=None, mirrors=(), progress
             "writable folder.", urls, path) from e
 
     _remove_stale_parts(folder, file_name)
+    from dezero.download._http import _Deadline
     deadline = _Deadline(timeout)
     failures = []
     for u in urls:
