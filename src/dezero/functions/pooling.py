@@ -90,7 +90,7 @@ def _linear_index(xp, pool, padded_shape, indexes=None):
 
 def _max_2x2(xp, x, out):
     """_tiled_max for 2x2 windows: three maxima and three comparisons of the four corners
-    (strided views), the arg-max assembled with uint8 bit operations."""
+    (strided views), the arg-max picked per row with _select's bit masks."""
     N, C = x.shape[:2]
     OH, OW = out
     xc = x[:, :, :2 * OH, :2 * OW]
@@ -98,10 +98,9 @@ def _max_2x2(xp, x, out):
         xp.ascontiguousarray(xc).reshape(N, C, OH, 2, OW, 2)
     a, b, c, d = v[:, :, :, 0, :, 0], v[:, :, :, 0, :, 1], v[:, :, :, 1, :, 0], v[:, :, :, 1, :, 1]
     top, bottom = xp.maximum(a, b), xp.maximum(c, d)
-    first_row = (b > a).view(np.uint8)          # 0 or 1
+    first_row = (b > a).view(np.uint8)                  # 0 or 1
     second_row = (d > c).view(np.uint8) | np.uint8(2)   # 2 or 3
-    pick_second = -(bottom > top).view(np.uint8)  # 0 or 255
-    idx = first_row ^ ((first_row ^ second_row) & pick_second)
+    idx = _select(xp, [first_row, second_row], (bottom > top).view(np.uint8))
     return xp.maximum(top, bottom), idx
 
 
@@ -200,14 +199,14 @@ class Pooling2DGrad(Function):
             def chunk(a, b):
                 index = _linear_index(xp, pool, (b - a, C, Hp, Wp), pool.indexes[a:b])
                 gx[a:b].reshape(-1)[index] = gy[a:b].reshape(-1)
-        if s[0] >= k[0] and s[1] >= k[1]:
-            _parallel.run(chunk, _parallel.chunks(xp, N, _MIN_CHUNK, C * Hp * Wp,
-                                                  _parallel.MIN_ELEMENT_WORK))
-        else:
+        else:  # overlapping windows: scatter-add each window offset's share
             idx = pool.indexes
             zero = xp.zeros((), dtype=gy.dtype)
             gx = _scatter_windows(xp, pool.x_shape, k, s, p, gy.shape[2:], gy.dtype,
                                   lambda i, j: xp.where(idx == i * k[1] + j, gy, zero))
+            return _crop(xp, gx, p, H, W)
+        _parallel.run(chunk, _parallel.chunks(xp, N, _MIN_CHUNK, C * Hp * Wp,
+                                              _parallel.MIN_ELEMENT_WORK))
         return _crop(xp, gx, p, H, W)
 
     def backward(self, ggx):
