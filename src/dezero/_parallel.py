@@ -93,9 +93,11 @@ def restore_blas():
 THREADED_PRODUCT_MIN = 1 << 22
 
 
-def before_product(m, k, n):
-    """Called before an (m, k) @ (k, n) product: restores BLAS threads if it is big enough."""
-    if _saved_blas is not None and m * k * n >= THREADED_PRODUCT_MIN:
+def before_product(x, W):
+    """Called before the product x @ W (arrays, 1-D or more): gives BLAS its threads back
+    when a split left it pinned and the product is big enough to gain from them."""
+    if _saved_blas is not None and x.ndim and W.ndim and \
+            x.size * W.shape[-1] >= THREADED_PRODUCT_MIN:  # m * k * n multiply-adds
         restore_blas()
 
 

@@ -13,12 +13,6 @@ from dezero.utils_array import sum_to as sum_to_array
 _ndarray, _matmul, _result_type = np.ndarray, np.matmul, np.result_type
 
 
-def _blas_threads_back(x, W):
-    """Give BLAS its threads back before a big product if a conv split left it pinned."""
-    if _parallel._saved_blas is not None and x.ndim and W.ndim:
-        _parallel.before_product(x.size // max(x.shape[-1], 1), x.shape[-1], W.shape[-1])
-
-
 def _grad_out(W, *operand_dtypes):
     """W.grad_out when the gradient of W may be written there: W is a Parameter with no
     gradient yet (a second use would accumulate) and the product has the buffer's dtype."""
@@ -42,7 +36,7 @@ class MatMul(Function):
     """y = x @ W with NumPy's matmul rules; gradients are summed back to each operand's shape."""
 
     def forward(self, x, W):
-        _blas_threads_back(x, W)
+        _parallel.before_product(x, W)
         try:
             return x @ W
         except ValueError:
@@ -60,7 +54,7 @@ class MatMul(Function):
     def backward_arrays(self, gy):
         x, W = self.inputs
         xd, wd = x.data, W.data
-        _blas_threads_back(xd, wd)
+        _parallel.before_product(xd, wd)
         if xd.ndim == 2 and wd.ndim == 2:
             gx = gy @ wd.T if needs_grad(x) else None
             gW = xd.T @ gy if needs_grad(W) else None
@@ -107,7 +101,7 @@ class Linear(Function):
         if W.ndim != 2:
             raise ValueError(f"linear: W must be 2-D (in_size, out_size), got shape {W.shape} "
                              f"(x has shape {x.shape}).")
-        _blas_threads_back(x, W)
+        _parallel.before_product(x, W)
         try:
             y = x @ W
         except ValueError:
@@ -139,7 +133,7 @@ class Linear(Function):
     def backward_arrays(self, gy):
         inputs = self.inputs
         x, W = inputs[0].data, inputs[1].data
-        _blas_threads_back(x, W)
+        _parallel.before_product(x, W)
         gx = gy @ W.T if needs_grad(inputs[0]) else None
         x2 = x if x.ndim == 2 else x.reshape(-1, W.shape[0])
         g2 = gy if gy.ndim == 2 else gy.reshape(-1, W.shape[1])
