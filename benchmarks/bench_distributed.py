@@ -73,19 +73,14 @@ def worker(args):
 
     comm.allreduce_grad = timed_allreduce_grad
 
-    def step():
+    def step(update=optimizer.update):
         loss = F.softmax_cross_entropy(model(x), t)
         model.cleargrads()
         loss.backward()
-        optimizer.update()
-
-    local = optimizer.actual_optimizer
+        update()
 
     def step_without_communication():  # every rank computing at once, nothing exchanged
-        loss = F.softmax_cross_entropy(model(x), t)
-        model.cleargrads()
-        loss.backward()
-        local.update()
+        step(optimizer.actual_optimizer.update)
 
     for _ in range(5):
         step()
