@@ -51,26 +51,13 @@ def make_data():
 
 
 def dezero_step():
-    import dezero
+    from _gpu_workloads import DzCNN  # the same network the GPU benchmarks time
+
     import dezero.functions as F
-    import dezero.layers as L
     from dezero import optimizers
 
     x, t, w = make_data()
-
-    class Net(dezero.Model):
-        def __init__(self):
-            super().__init__()
-            self.c1 = L.Conv2d(16, 3, pad=1, in_channels=1)
-            self.c2 = L.Conv2d(32, 3, pad=1, in_channels=16)
-            self.fc = L.Linear(10, in_size=32 * 7 * 7)
-
-        def forward(self, x):
-            x = F.pooling(F.relu(self.c1(x)), 2, 2)
-            x = F.pooling(F.relu(self.c2(x)), 2, 2)
-            return self.fc(F.reshape(x, (x.shape[0], -1)))
-
-    model = Net()
+    model = DzCNN()
     model.c1.W.data, model.c1.b.data = w['c1W'].copy(), w['c1b'].copy()
     model.c2.W.data, model.c2.b.data = w['c2W'].copy(), w['c2b'].copy()
     model.fc.W.data, model.fc.b.data = w['fcW'].copy(), w['fcb'].copy()
@@ -86,11 +73,10 @@ def dezero_step():
 
 
 def torch_step(torch):
+    from _gpu_workloads import torch_cnn
     nn = torch.nn
     x, t, w = make_data()
-    model = nn.Sequential(nn.Conv2d(1, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-                          nn.Conv2d(16, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-                          nn.Flatten(), nn.Linear(32 * 7 * 7, 10))
+    model = torch_cnn(torch)
     with torch.no_grad():
         model[0].weight.copy_(torch.from_numpy(w['c1W']))
         model[0].bias.copy_(torch.from_numpy(w['c1b']))
