@@ -93,6 +93,22 @@ def standin_gpu(monkeypatch):
     return module
 
 
+@pytest.fixture(scope='session')
+def function_classes():
+    """Every Function subclass defined in the dezero package (core_simple excluded: it is
+    the book's separate first-stage engine, tested by tests/test_core_simple.py)."""
+    import dezero.layers  # noqa: F401  (layers may define Functions of their own)
+    from dezero import Function
+    seen, stack = set(), list(Function.__subclasses__())
+    while stack:
+        c = stack.pop()
+        if c not in seen:
+            seen.add(c)
+            stack.extend(c.__subclasses__())
+    return {c for c in seen
+            if c.__module__.startswith('dezero.') and c.__module__ != 'dezero.core_simple'}
+
+
 def pytest_terminal_summary(terminalreporter):
     """Report the op registry's gradient fuzz counts (tests/test_ops_generic.py)."""
     import sys

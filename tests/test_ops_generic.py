@@ -17,7 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 import dezero.functions as F
-from dezero import Function, Variable, cuda
+from dezero import Variable, cuda
 from dezero.functions._variable_methods import VARIABLE_METHODS
 from dezero.utils import check_double_backward, gradient_check
 
@@ -41,32 +41,17 @@ ids = [op.name for op in OPS]
 VARIABLE_API = sorted(VARIABLE_METHODS)
 
 
-def _function_classes():
-    """Every Function subclass defined in the dezero package (core_simple excluded: it is
-    the book's separate first-stage engine, tested by tests/test_core_simple.py)."""
-    import dezero.layers  # noqa: F401  (layers may define Functions of their own)
-    seen, stack = set(), list(Function.__subclasses__())
-    while stack:
-        c = stack.pop()
-        if c in seen:
-            continue
-        seen.add(c)
-        stack.extend(c.__subclasses__())
-    return {c.__name__ for c in seen
-            if c.__module__.startswith('dezero.') and c.__module__ != 'dezero.core_simple'}
-
-
 def _public_functions():
     return {n for n, v in vars(F).items()
             if not n.startswith('_') and callable(v) and not inspect.isclass(v)
             and not inspect.ismodule(v)}
 
 
-def test_every_public_function_and_function_class_has_a_registry_entry():
+def test_every_public_function_and_function_class_has_a_registry_entry(function_classes):
     covered = set()
     for op in OPS:
         covered.update(op.covers)
-    wanted = _public_functions() | _function_classes() | {
+    wanted = _public_functions() | {c.__name__ for c in function_classes} | {
         'Variable.' + n for n in VARIABLE_API}
     missing = sorted(wanted - covered - set(registry.EXCLUDED))
     assert not missing, (f"no op registry entry covers {missing}: add an OpInfo to "
