@@ -236,20 +236,20 @@ class MpiCommunicator:
             for k, (index, offset, n, _shape) in enumerate(items):
                 param = params[index][1]
                 grad = param.grad
-                seg = buf[offset:offset + n]
-                if grad is None:
-                    seg.fill(0)
-                elif not shared:
-                    xp.multiply(grad.data.reshape(-1), scale, out=seg, casting='unsafe')
-                    flags[k] = 1
-                else:  # summed as is; the reducer scales the sum
+                flags[k] = grad is not None
+                if shared:  # summed as is: the reducer scales the sum
                     view = plan.views[index]
-                    if grad.data is not view:  # else backward wrote it there already
-                        seg[...] = grad.data.reshape(-1)
-                    flags[k] = 1
-                if shared:
+                    if grad is None:
+                        view.fill(0)
+                    elif grad.data is not view:  # else backward wrote it there already
+                        view[...] = grad.data
                     # The next backward may write this gradient straight into the segment.
-                    param.grad_out = plan.views[index]
+                    param.grad_out = view
+                elif grad is None:
+                    buf[offset:offset + n].fill(0)
+                else:
+                    xp.multiply(grad.data.reshape(-1), scale, out=buf[offset:offset + n],
+                                casting='unsafe')
             buf[total:] = flags if xp is np else xp.asarray(flags)
         self._guard(who)
         try:
