@@ -163,7 +163,15 @@ CONV_CASES = [
     ((2, 32, 5, 6), (3, 32, 3, 3), 1, 1),
     ((2, 4, 5, 6), (32, 4, 3, 3), 1, 1),     # its input gradient has the deep patches
     ((2, 30, 7, 6), (4, 30, 3, 3), 2, 1),
+    # 3x3 stride 1 with 16+ input channels: Winograd F(2x2, 3x3) (dezero.functions._winograd)
+    ((2, 16, 6, 6), (3, 16, 3, 3), 1, 1),    # whole tiles
+    ((2, 17, 7, 5), (4, 17, 3, 3), 1, 0),    # odd output sizes: partial tiles
+    ((1, 16, 3, 4), (2, 16, 3, 3), 1, (2, 1)),
+    ((2, 3, 5, 6), (16, 3, 3, 3), 1, 1),     # its input gradient runs on Winograd
 ]
+# the cases above whose forward (x channels) or input gradient (W's OC) runs on Winograd
+WINOGRAD_CASES = [c for c in CONV_CASES
+                  if c[1][2:] == (3, 3) and c[2] == 1 and max(c[1][:2]) >= 16]
 
 
 @pytest.mark.parametrize('dtype', [np.float32, np.float64])
@@ -205,6 +213,57 @@ def test_conv2d_in_one_image_blocks_matches_loops(monkeypatch, xs, ws, stride, p
     test_conv2d_forward_and_grads_match_loops(xs, ws, stride, pad, dtype)
 
 
+@pytest.mark.parametrize('dtype', [np.float32, np.float64])
+@pytest.mark.parametrize('xs, ws, stride, pad', CONV_CASES)
+def test_conv2d_with_winograd_everywhere_matches_loops(monkeypatch, xs, ws, stride, pad, dtype):
+    """Every case again with Winograd taken for any channel count, one image a block."""
+    from dezero.functions import _winograd
+    monkeypatch.setattr(_winograd, 'MIN_CHANNELS', 1)
+    monkeypatch.setattr(_winograd, 'BLOCK_BYTES', 1)
+    test_conv2d_forward_and_grads_match_loops(xs, ws, stride, pad, dtype)
+
+
+@pytest.mark.parametrize('xs, ws, stride, pad', WINOGRAD_CASES)
+def test_winograd_cases_take_the_winograd_path(monkeypatch, xs, ws, stride, pad):
+    from dezero.functions import _winograd
+    calls = []
+    for name in ('conv3x3', 'conv3x3_grad_w'):
+        original = getattr(_winograd, name)
+        monkeypatch.setattr(_winograd, name,
+                            lambda *a, _f=original, _n=name: calls.append(_n) or _f(*a))
+    x, W = Variable(np.ones(xs, np.float32)), Variable(np.ones(ws, np.float32))
+    F.sum(F.conv2d(x, W, stride=stride, pad=pad)).backward()
+    # the forward and the weight gradient when x has the channels, else the input gradient
+    want = ['conv3x3', 'conv3x3_grad_w'] if xs[1] >= 16 else ['conv3x3']
+    assert calls == want
+
+
+@pytest.mark.parametrize('xs, ws, stride, pad, dtypes, applies', [
+    ((1, 16, 4, 4), (2, 16, 3, 3), 1, 0, ('f4', 'f4'), True),
+    ((1, 16, 4, 4), (2, 16, 3, 3), 1, 0, ('f8', 'f8'), True),
+    ((1, 15, 4, 4), (2, 15, 3, 3), 1, 0, ('f4', 'f4'), False),   # too few channels
+    ((1, 16, 4, 4), (2, 16, 3, 3), 2, 0, ('f4', 'f4'), False),   # stride 2
+    ((1, 16, 6, 6), (2, 16, 5, 5), 1, 0, ('f4', 'f4'), False),   # 5x5
+    ((1, 16, 4, 4), (2, 16, 3, 3), 1, 3, ('f4', 'f4'), False),   # pad 3: a tile of padding
+    ((1, 16, 3, 1), (2, 16, 3, 3), 1, 1, ('f4', 'f4'), False),   # narrower than a tile
+    ((1, 16, 4, 4), (2, 16, 3, 3), 1, 0, ('f2', 'f2'), False),   # float16
+    ((1, 16, 4, 4), (2, 16, 3, 3), 1, 0, ('i8', 'i8'), False),   # integers
+    ((1, 16, 4, 4), (2, 16, 3, 3), 1, 0, ('f4', 'f8'), False),   # mixed: NumPy promotes
+])
+def test_winograd_applies_to_float_3x3_stride_1_only(xs, ws, stride, pad, dtypes, applies):
+    from dezero.functions import _winograd
+    from dezero.functions._im2col import _args
+    x, W = np.ones(xs, dtypes[0]), np.ones(ws, dtypes[1])
+    k, s, p = _args('test', ws[2:], stride, pad)
+    assert _winograd.applies(np, x, W, k, s, p) is applies
+
+
+def test_winograd_is_numpy_only(standin_gpu):
+    from dezero.functions import _winograd
+    x, W = np.ones((1, 16, 4, 4), 'f4'), np.ones((2, 16, 3, 3), 'f4')
+    assert not _winograd.applies(standin_gpu, x, W, (3, 3), (1, 1), (0, 0))
+
+
 @pytest.mark.parametrize('xs, ws, stride, pad', CONV_CASES[:4])
 def test_conv2d_simple_matches_conv2d(xs, ws, stride, pad):
     rng = np.random.RandomState(1)
@@ -214,14 +273,16 @@ def test_conv2d_simple_matches_conv2d(xs, ws, stride, pad):
     np.testing.assert_allclose(y1.data, y0.data, rtol=1e-10, atol=1e-10)
 
 
-@pytest.mark.parametrize('xs, ws, stride, pad', [CONV_CASES[1], CONV_CASES[2], CONV_CASES[3]])
+@pytest.mark.parametrize('xs, ws, stride, pad', [CONV_CASES[1], CONV_CASES[2], CONV_CASES[3],
+                                                 WINOGRAD_CASES[1], WINOGRAD_CASES[3]])
 def test_conv2d_gradient_check(xs, ws, stride, pad):
     rng = np.random.RandomState(2)
     x, W, b = rng.randn(*xs), Variable(rng.randn(*ws)), Variable(rng.randn(ws[0]))
     assert gradient_check(F.conv2d, x, W, b, stride=stride, pad=pad)
 
 
-@pytest.mark.parametrize('xs, ws, stride, pad', [CONV_CASES[1], CONV_CASES[3]])
+@pytest.mark.parametrize('xs, ws, stride, pad', [CONV_CASES[1], CONV_CASES[3],
+                                                 WINOGRAD_CASES[2], WINOGRAD_CASES[3]])
 def test_conv2d_double_backward(xs, ws, stride, pad):
     rng = np.random.RandomState(3)
     x, W = rng.randn(*xs), rng.randn(*ws)
@@ -281,6 +342,8 @@ DECONV_CASES = [
     ((1, 2, 4, 3), (2, 2, 2, 3), (2, 3), (0, 1), None),
     ((2, 1, 3, 3), (1, 2, 4, 4), 2, 1, None),
     ((1, 2, 4, 4), (2, 2, 3, 3), 1, 1, (4, 4)),
+    ((2, 16, 4, 5), (16, 3, 3, 3), 1, 1, None),   # a Winograd forward
+    ((1, 3, 3, 4), (3, 16, 3, 3), 1, 0, None),    # Winograd input and weight gradients
 ]
 
 

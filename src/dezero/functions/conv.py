@@ -14,6 +14,7 @@ import numpy as np
 from dezero import _parallel
 from dezero.core import Function, Variable, as_variable
 from dezero.cuda import get_array_module
+from dezero.functions import _winograd
 from dezero.functions._im2col import (
     _args,
     _check_4d,
@@ -66,6 +67,8 @@ def _col_bytes(x, patch_size, rows, p):
 
 def _conv_forward(xp, x, W, s, p, out, b=None):
     """conv2d of x with W, plus b (OC,) when given (added block by block, while in cache)."""
+    if _winograd.applies(xp, x, W, W.shape[2:], s, p):
+        return _winograd.conv3x3(x, W, p, out, b)
     OC = W.shape[0]
     Wm = W.reshape(OC, -1)
     transposed = xp is np and Wm.shape[1] >= _TRANSPOSED_MIN_K and OC <= _TRANSPOSED_MAX_OC
@@ -212,6 +215,9 @@ class Conv2DGradW(Function):
         N, C, H, W = x.shape
         OC = gy.shape[1]
         k, s, p = self.kernel_size, self.stride, self.pad
+        if _winograd.applies(xp, x, gy, k, s, p) and \
+                gy.shape[2:] == (H + 2 * p[0] - 2, W + 2 * p[1] - 2):
+            return _winograd.conv3x3_grad_w(x, gy, p)
 
         def chunk(lo, hi):
             gW = None
