@@ -163,6 +163,8 @@ CONV_CASES = [
     ((2, 32, 5, 6), (3, 32, 3, 3), 1, 1),
     ((2, 4, 5, 6), (32, 4, 3, 3), 1, 1),     # its input gradient has the deep patches
     ((2, 30, 7, 6), (4, 30, 3, 3), 2, 1),
+    # more output channels than patch rows: the weight gradient skips the flat layout
+    ((2, 1, 6, 5), (12, 1, 3, 3), 1, 1),
     # 3x3 stride 1 with 16+ input channels: Winograd F(2x2, 3x3) (dezero.functions._winograd)
     ((2, 16, 6, 6), (3, 16, 3, 3), 1, 1),    # whole tiles
     ((2, 17, 7, 5), (4, 17, 3, 3), 1, 0),    # odd output sizes: partial tiles

@@ -97,11 +97,12 @@ def _flat(s):
     return s[0] == 1 and s[1] == 1
 
 
-def _cols(xp, x, k, s, p, out):
-    """Column array (N, C*KH*KW, L) of x's patches (a copy; a view for 1x1 kernels)."""
+def _cols(xp, x, k, s, p, out, flat=True):
+    """Column array (N, C*KH*KW, L) of x's patches (a copy; a view for 1x1 kernels); in the
+    flat layout where the stride allows it, unless flat is False."""
     N, C, H, W = x.shape
     xpad = xp.ascontiguousarray(_pad(xp, x, p))
-    if _flat(s):
+    if flat and _flat(s):
         Wp = W + 2 * p[1]
         L = (out[0] - 1) * Wp + out[1]
         s0, s1, _, s3 = xpad.strides
@@ -110,9 +111,9 @@ def _cols(xp, x, k, s, p, out):
     return _windows(xp, xpad, k, s, out).reshape(N, C * k[0] * k[1], out[0] * out[1])
 
 
-def _from_cols(xp, y, in_w, p, s, out, dest=None):
+def _from_cols(xp, y, in_w, p, s, out, dest=None, bias=None):
     """(N, M, L) matmul result -> contiguous (N, M, OH, OW), dropping flat-layout junk;
-    written into dest (N, M, OH, OW) when given."""
+    written into dest (N, M, OH, OW) when given, plus bias (M,) in the same pass."""
     N, M = y.shape[:2]
     if not _flat(s) or out[1] == in_w + 2 * p[1]:
         v = y.reshape(N, M, out[0], out[1])
@@ -121,15 +122,19 @@ def _from_cols(xp, y, in_w, p, s, out, dest=None):
         st = y.strides
         v = _as_strided(xp, y, (N, M, out[0], out[1]), (st[0], st[1], Wp * st[2], st[2]))
     if dest is None:
-        return xp.ascontiguousarray(v)
-    dest[...] = v
+        dest = xp.empty(v.shape, dtype=v.dtype)
+    if bias is None:
+        dest[...] = v
+    else:
+        xp.add(v, bias.reshape(1, -1, 1, 1), out=dest)
     return dest
 
 
-def _to_cols(xp, gy, in_w, p, s):
-    """(N, M, OH, OW) -> (N, M, L) in the column layout, junk columns zero."""
+def _to_cols(xp, gy, in_w, p, s, flat=True):
+    """(N, M, OH, OW) -> (N, M, L) in the column layout (flat unless flat is False), junk
+    columns zero."""
     N, M, OH, OW = gy.shape
-    if not _flat(s) or OW == in_w + 2 * p[1]:
+    if not (flat and _flat(s)) or OW == in_w + 2 * p[1]:
         return xp.ascontiguousarray(gy).reshape(N, M, OH * OW)
     Wp = in_w + 2 * p[1]
     buf = xp.zeros((N, M, OH, Wp), dtype=gy.dtype)

@@ -80,9 +80,7 @@ def _conv_forward(xp, x, W, s, p, out, b=None):
             z = xp.matmul(col.transpose(0, 2, 1), Wm.T).transpose(0, 2, 1)
         else:
             z = xp.matmul(Wm, col)
-        z = _from_cols(xp, z, x.shape[3], p, s, out, y[lo:hi])
-        if b is not None:
-            z += b.reshape(1, -1, 1, 1)
+        _from_cols(xp, z, x.shape[3], p, s, out, y[lo:hi], b)
 
     def part(lo, hi):
         for a, c in _blocks(xp, lo, hi, _col_bytes(x, Wm.shape[1], out[0], p)):
@@ -218,12 +216,16 @@ class Conv2DGradW(Function):
         if _winograd.applies(xp, x, gy, k, s, p) and \
                 gy.shape[2:] == (H + 2 * p[0] - 2, W + 2 * p[1] - 2):
             return _winograd.conv3x3_grad_w(x, gy, p)
+        # The flat layout would copy gy into padded rows: when gy has more channels than
+        # the patches have rows, the plain layout's slower patch copy costs less (conv1 of
+        # benchmarks/bench_cnn.py, 9 patch rows and 16 channels: 2.8 -> 1.5 ms).
+        flat = OC <= C * k[0] * k[1]
 
         def chunk(lo, hi):
             gW = None
             for a, b in _blocks(xp, lo, hi, _col_bytes(x, C * k[0] * k[1], gy.shape[2], p)):
-                col = _cols(xp, x[a:b], k, s, p, gy.shape[2:])
-                g = _to_cols(xp, gy[a:b], W, p, s)
+                col = _cols(xp, x[a:b], k, s, p, gy.shape[2:], flat)
+                g = _to_cols(xp, gy[a:b], W, p, s, flat)
                 # (n, CKK, L) @ (n, L, OC) summed over n: the cheaper orientation for BLAS.
                 part = xp.matmul(col, g.transpose(0, 2, 1)).sum(axis=0)
                 if gW is None:
