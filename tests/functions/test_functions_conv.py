@@ -257,13 +257,30 @@ def test_winograd_applies_to_float_3x3_stride_1_only(xs, ws, stride, pad, dtypes
     from dezero.functions._im2col import _args
     x, W = np.ones(xs, dtypes[0]), np.ones(ws, dtypes[1])
     k, s, p = _args('test', ws[2:], stride, pad)
-    assert _winograd.applies(np, x, W, k, s, p) is applies
+    assert _winograd.applies(np, x, W, ws[0], k, s, p) is applies
 
 
 def test_winograd_is_numpy_only(standin_gpu):
     from dezero.functions import _winograd
     x, W = np.ones((1, 16, 4, 4), 'f4'), np.ones((2, 16, 3, 3), 'f4')
-    assert not _winograd.applies(standin_gpu, x, W, (3, 3), (1, 1), (0, 0))
+    assert not _winograd.applies(standin_gpu, x, W, 2, (3, 3), (1, 1), (0, 0))
+
+
+@pytest.mark.parametrize('threads, C, OC, applies', [
+    ('1', 16, 32, True),
+    ('2', 16, 32, False),     # split over threads: the column path scales better
+    ('2', 32, 64, True),      # C * OC = 2048: Winograd still pays
+])
+def test_winograd_when_split_over_threads_needs_more_channels(monkeypatch, threads, C, OC,
+                                                               applies):
+    pytest.importorskip('threadpoolctl')
+    from dezero import _parallel
+    from dezero.functions import _winograd
+    monkeypatch.setenv('DEZERO_NUM_THREADS', threads)
+    if threads == '2' and not _parallel._blas_controllers():
+        pytest.skip('no BLAS that threadpoolctl can pin: nothing is split')
+    x, W = np.ones((64, C, 14, 14), 'f4'), np.ones((OC, C, 3, 3), 'f4')
+    assert _winograd.applies(np, x, W, OC, (3, 3), (1, 1), (1, 1)) is applies
 
 
 @pytest.mark.parametrize('xs, ws, stride, pad', CONV_CASES[:4])

@@ -26,14 +26,36 @@ _G_SIGNED = _G * np.array([[1.0], [1.0], [1.0], [-1.0]])
 MIN_CHANNELS = 16
 
 
-def applies(xp, x, W, kernel, stride, pad):
-    """True when the stride-1 3x3 convolution of x (N, C, H, W) with W (an array of x's
-    dtype: the filter, or gy for the weight gradient) runs here: NumPy float32/float64,
-    C >= MIN_CHANNELS, pad < 3 and at least one full tile of padded input."""
-    return (xp is np and kernel == (3, 3) and stride == (1, 1) and
+# Split over threads, the transforms' passes over memory share the machine's bandwidth
+# while the column path's products scale with the cores: there Winograd paid only from
+# C * OC = 2048 on (2 threads, 14x14 and 28x28 images: C=32 OC=64 took 0.82-0.87x the
+# column path's time, C=16 OC=32 1.1-1.25x in a step of benchmarks/bench_cnn.py).
+MIN_SPLIT_CHANNEL_PRODUCT = 2048
+
+
+def applies(xp, x, other, out_channels, kernel, stride, pad):
+    """True when the stride-1 3x3 convolution of x (N, C, H, W) into out_channels runs
+    here: NumPy float32/float64 (other, the filter or gy, of x's dtype), C >= MIN_CHANNELS,
+    pad < 3, at least one full tile of padded input, and C * out_channels >=
+    MIN_SPLIT_CHANNEL_PRODUCT when the batch is split over threads."""
+    if not (xp is np and kernel == (3, 3) and stride == (1, 1) and
             pad[0] < 3 and pad[1] < 3 and x.shape[1] >= MIN_CHANNELS and
-            x.dtype == W.dtype and x.dtype in (np.float32, np.float64) and
-            x.shape[2] + 2 * pad[0] >= 4 and x.shape[3] + 2 * pad[1] >= 4)
+            x.dtype == other.dtype and x.dtype in (np.float32, np.float64) and
+            x.shape[2] + 2 * pad[0] >= 4 and x.shape[3] + 2 * pad[1] >= 4):
+        return False
+    C = x.shape[1]
+    tiles = _tiles((x.shape[2] + 2 * pad[0] - 2, x.shape[3] + 2 * pad[1] - 2))
+    return C * out_channels >= MIN_SPLIT_CHANNEL_PRODUCT or \
+        len(_chunks(x.shape[0], _work(C, out_channels, tiles))) == 1
+
+
+def _work(C, OC, tiles):
+    """Multiply-adds an image: 16 products of (tiles, C) by (C, OC)."""
+    return 16 * C * OC * tiles[0] * tiles[1]
+
+
+def _chunks(N, work_per_image):
+    return _parallel.chunks(np, N, 8, work_per_image, _parallel.MIN_PRODUCT_WORK)
 
 
 def _tiles(out):
@@ -46,20 +68,33 @@ def _tiles(out):
 # operand of the transforms below is then a plain block of it whose rows hold whole
 # (tile column, image, channel) runs, so NumPy's passes stream long contiguous loops
 # instead of the 7-element rows of a 14x14 image.
-def _split(a, p, rows, cols):
-    """a (n, C, H, W) padded by p on top/left, split by parity, zeros elsewhere."""
-    n, C, H, W = a.shape
-    out = np.zeros((2, rows, 2, cols, n, C), dtype=a.dtype)
-    for i in range(2):
-        h0 = (i - p[0]) % 2          # first row of a that lands on parity i
-        r0 = (h0 + p[0]) // 2
-        src_rows = a[:, :, h0::2]
-        for j in range(2):
-            w0 = (j - p[1]) % 2
-            c0 = (w0 + p[1]) // 2
-            src = src_rows[:, :, :, w0::2]
-            out[i, r0:r0 + src.shape[2], j, c0:c0 + src.shape[3]] = src.transpose(2, 3, 0, 1)
-    return out
+#
+# A workspace holds the buffers of one block size and every view the passes use, built
+# once per call and thread: a block then costs its NumPy passes and little Python (the
+# buffers, views and per-call Python took about 80 us a block before), and the padding
+# of the split copy stays zero from the allocation on.
+class _SplitCopy:
+    """a (n, C, H, W) padded by p on top/left into a zeroed (2, rows, 2, cols, n, C)."""
+
+    def __init__(self, shape, p, rows, cols, dtype):
+        n, C, H, W = shape
+        self.buf = np.zeros((2, rows, 2, cols, n, C), dtype=dtype)
+        self.parts = []
+        for i in range(2):
+            h0 = (i - p[0]) % 2          # first row of a that lands on parity i
+            r0 = (h0 + p[0]) // 2
+            nh = len(range(h0, H, 2))
+            for j in range(2):
+                w0 = (j - p[1]) % 2
+                c0 = (w0 + p[1]) // 2
+                nw = len(range(w0, W, 2))
+                dest = self.buf[i, r0:r0 + nh, j, c0:c0 + nw]
+                self.parts.append((dest, slice(h0, None, 2), slice(w0, None, 2)))
+
+    def __call__(self, a):
+        for dest, rows, cols in self.parts:
+            np.copyto(dest, a[:, :, rows, cols].transpose(2, 3, 0, 1))
+        return self.buf
 
 
 def _bt_combine(d, out):
@@ -70,17 +105,26 @@ def _bt_combine(d, out):
     np.subtract(d[1], d[3], out=out[3])
 
 
-def _input_transform(x, p, tiles):
-    """B^T d B of every 4x4 tile (stride 2) of x padded by p: (16, th*tw*n, C)."""
-    n, C = x.shape[:2]
-    th, tw = tiles
-    xs = _split(x, p, th + 1, tw + 1)
-    r = np.empty((4, th, 2, tw + 1, n, C), dtype=x.dtype)
-    _bt_combine([xs[0, :th], xs[1, :th], xs[0, 1:], xs[1, 1:]], r)
-    v = np.empty((4, 4, th, tw, n, C), dtype=x.dtype)
-    _bt_combine([r[:, :, 0, :tw], r[:, :, 1, :tw], r[:, :, 0, 1:], r[:, :, 1, 1:]],
-                v.transpose(1, 0, 2, 3, 4, 5))
-    return v.reshape(16, th * tw * n, C)
+class _InputTiles:
+    """B^T d B of every 4x4 tile (stride 2) of n images padded by p: (16, th*tw*n, C)."""
+
+    def __init__(self, shape, p, tiles, dtype):
+        n, C = shape[:2]
+        th, tw = tiles
+        self.split = _SplitCopy(shape, p, th + 1, tw + 1, dtype)
+        xs = self.split.buf
+        r = np.empty((4, th, 2, tw + 1, n, C), dtype=dtype)
+        v = np.empty((4, 4, th, tw, n, C), dtype=dtype)
+        self.row_in, self.row_out = [xs[0, :th], xs[1, :th], xs[0, 1:], xs[1, 1:]], r
+        self.col_in = [r[:, :, 0, :tw], r[:, :, 1, :tw], r[:, :, 0, 1:], r[:, :, 1, 1:]]
+        self.col_out = v.transpose(1, 0, 2, 3, 4, 5)
+        self.v = v.reshape(16, th * tw * n, C)
+
+    def __call__(self, x):
+        self.split(x)
+        _bt_combine(self.row_in, self.row_out)
+        _bt_combine(self.col_in, self.col_out)
+        return self.v
 
 
 def _filter_transform(W):
@@ -97,89 +141,115 @@ _AT = np.array([[1.0, 1.0, 1.0, 0.0], [0.0, 1.0, -1.0, -1.0]])
 _AT_TILE = np.einsum('ak,bl->abkl', _AT, _AT).reshape(4, 16)
 
 
-def _output_transform(m, tiles):
-    """A^T M A of every tile: m (16, th*tw*n, OC) -> (th, 2, tw, 2, n, OC), i.e. the
-    (2th, 2tw, n, OC) outputs."""
-    th, tw = tiles
-    y = np.matmul(_AT_TILE.astype(m.dtype), m.reshape(16, -1)).reshape(2, 2, th, tw, -1)
-    out = np.empty((th, 2, tw, 2, y.shape[4]), dtype=m.dtype)
-    out[...] = y.transpose(2, 0, 3, 1, 4)
-    return out.reshape((th, 2, tw, 2, -1, m.shape[2]))
+class _ForwardBlock:
+    """conv3x3 of a block of n images into y's (n, OC, OH, OW) slice."""
+
+    def __init__(self, shape, u, p, out, dtype):
+        n, C = shape[:2]
+        OC = u.shape[2]
+        th, tw = self.tiles = _tiles(out)
+        self.inputs = _InputTiles(shape, p, (th, tw), dtype)
+        self.u = u
+        self.at = _AT_TILE.astype(dtype)
+        self.m = np.empty((16, th * tw * n, OC), dtype=dtype)
+        self.y4 = np.empty((4, th * tw * n * OC), dtype=dtype)
+        full = np.empty((th, 2, tw, 2, n, OC), dtype=dtype)
+        self.interleave = (full, self.y4.reshape(2, 2, th, tw, n, OC).transpose(2, 0, 3, 1, 4, 5))
+        self.result = full.reshape(2 * th, 2 * tw, n, OC)[:out[0], :out[1]].transpose(2, 3, 0, 1)
+
+    def __call__(self, x, dest, bias):
+        np.matmul(self.inputs(x), self.u, out=self.m)
+        np.matmul(self.at, self.m.reshape(16, -1), out=self.y4)
+        np.copyto(*self.interleave)
+        if bias is None:
+            np.copyto(dest, self.result)
+        else:
+            np.add(self.result, bias, out=dest)
 
 
 # Images a block: the transformed tiles of a block take about this many bytes.
-BLOCK_BYTES = 2 << 20
+BLOCK_BYTES = 1 << 20
 
 
-def _run_blocks(fn, N, per_image, work_per_image):
-    """fn(lo, hi) over blocks of images, the batch split over threads; per-thread results."""
+def _run_blocks(N, per_image, work_per_image, make, run):
+    """run(workspace, lo, hi) over blocks of images, the batch split over threads; each
+    thread builds its workspaces with make(n) (one per block size it meets). Returns the
+    workspaces each thread used, for results they accumulate."""
     step = max(1, BLOCK_BYTES // max(per_image, 1))
 
     def part(lo, hi):
-        return [fn(a, min(a + step, hi)) for a in range(lo, hi, step)]
+        spaces = {}
+        for a in range(lo, hi, step):
+            b = min(a + step, hi)
+            if b - a not in spaces:
+                spaces[b - a] = make(b - a)
+            run(spaces[b - a], a, b)
+        return list(spaces.values())
 
-    return _parallel.run(part, _parallel.chunks(np, N, 8, work_per_image,
-                                                _parallel.MIN_PRODUCT_WORK))
+    return _parallel.run(part, _chunks(N, work_per_image))
 
 
 def conv3x3(x, W, pad, out, b=None):
     """conv2d of x (N, C, H, W) with W (OC, C, 3, 3), stride 1, pad -> (N, OC, *out)."""
-    N, C = x.shape[:2]
+    N, C, H, Wd = x.shape
     OC = W.shape[0]
     th, tw = _tiles(out)
     u = _filter_transform(W)
     y = np.empty((N, OC) + tuple(out), dtype=x.dtype)
     bias = None if b is None else b.reshape(-1, 1, 1)
-
-    def block(lo, hi):
-        m = np.matmul(_input_transform(x[lo:hi], pad, (th, tw)), u)
-        full = _output_transform(m, (th, tw)).reshape(2 * th, 2 * tw, hi - lo, OC)
-        full = full[:out[0], :out[1]].transpose(2, 3, 0, 1)
-        if bias is None:
-            y[lo:hi] = full
-        else:
-            np.add(full, bias, out=y[lo:hi])
-
-    _run_blocks(block, N, 16 * (C + OC) * th * tw * x.dtype.itemsize, 16 * OC * C * th * tw)
+    _run_blocks(N, 16 * (C + OC) * th * tw * x.dtype.itemsize, _work(C, OC, (th, tw)),
+                lambda n: _ForwardBlock((n, C, H, Wd), u, pad, out, x.dtype),
+                lambda block, lo, hi: block(x[lo:hi], y[lo:hi], bias))
     return y
 
 
-def _gy_transform(gy, tiles):
-    """A dY A^T of every 2x2 tile of gy (A's last row taken as +1): (16, th*tw*n, OC)."""
-    n, OC = gy.shape[:2]
-    th, tw = tiles
-    g = _split(gy, (0, 0), th, tw)
-    r = np.empty((4, th, 2, tw, n, OC), dtype=gy.dtype)
-    _a_combine(g[0], g[1], r)
-    q = np.empty((4, 4, th, tw, n, OC), dtype=gy.dtype)
-    _a_combine(r[:, :, 0], r[:, :, 1], q.transpose(1, 0, 2, 3, 4, 5))
-    return q.reshape(16, th * tw * n, OC)
-
-
 def _a_combine(e0, e1, out):
-    """out[0..3] = A (last row +1) applied along one axis: e0, e0+e1, e0-e1, e1."""
-    out[0] = e0
+    """out[0..3] = A (last row taken as +1) along one axis: e0, e0+e1, e0-e1, e1."""
+    np.copyto(out[0], e0)
     np.add(e0, e1, out=out[1])
     np.subtract(e0, e1, out=out[2])
-    out[3] = e1
+    np.copyto(out[3], e1)
+
+
+class _GradWBlock:
+    """Accumulates sum over tiles of (A dY A^T) * (B^T d B) for blocks of n images."""
+
+    def __init__(self, shape, gy_shape, p, dtype):
+        n, C = shape[:2]
+        OC = gy_shape[1]
+        th, tw = tiles = _tiles(gy_shape[2:])
+        self.inputs = _InputTiles(shape, p, tiles, dtype)
+        self.gy_split = _SplitCopy((n,) + tuple(gy_shape[1:]), (0, 0), th, tw, dtype)
+        g = self.gy_split.buf
+        r = np.empty((4, th, 2, tw, n, OC), dtype=dtype)
+        q = np.empty((4, 4, th, tw, n, OC), dtype=dtype)
+        self.row = (g[0], g[1], r)
+        self.col = (r[:, :, 0], r[:, :, 1], q.transpose(1, 0, 2, 3, 4, 5))
+        self.q_t = q.reshape(16, th * tw * n, OC).transpose(0, 2, 1)
+        self.part = np.empty((16, OC, C), dtype=dtype)
+        self.acc = np.zeros((16, OC, C), dtype=dtype)
+
+    def __call__(self, x, gy):
+        self.gy_split(gy)
+        _a_combine(*self.row)
+        _a_combine(*self.col)
+        np.matmul(self.q_t, self.inputs(x), out=self.part)
+        self.acc += self.part
 
 
 def conv3x3_grad_w(x, gy, pad):
     """Weight gradient (OC, C, 3, 3) of conv3x3(x, W, pad) given gy (N, OC, OH, OW)."""
-    N, C = x.shape[:2]
+    N, C, H, W = x.shape
     OC = gy.shape[1]
     tiles = _tiles(gy.shape[2:])
-
-    def block(lo, hi):
-        return np.matmul(_gy_transform(gy[lo:hi], tiles).transpose(0, 2, 1),
-                         _input_transform(x[lo:hi], pad, tiles))
-
-    parts = _run_blocks(block, N, 16 * (C + OC) * tiles[0] * tiles[1] * x.dtype.itemsize,
-                        16 * OC * C * tiles[0] * tiles[1])
+    spaces = _run_blocks(N, 16 * (C + OC) * tiles[0] * tiles[1] * x.dtype.itemsize,
+                         _work(C, OC, tiles),
+                         lambda n: _GradWBlock((n, C, H, W), gy.shape, pad, x.dtype),
+                         lambda block, lo, hi: block(x[lo:hi], gy[lo:hi]))
     acc = np.zeros((16, OC, C), dtype=x.dtype)
-    for thread_blocks in parts:
-        for p in thread_blocks:
-            acc += p
+    for thread_spaces in spaces:
+        for block in thread_spaces:
+            acc += block.acc
     G = _G_SIGNED.astype(x.dtype)
     t = np.tensordot(acc.reshape(4, 4, OC, C), G, axes=([1], [0]))   # (k, OC, C, j)
     return np.ascontiguousarray(np.tensordot(G, t, axes=([0], [0])).transpose(1, 2, 0, 3))

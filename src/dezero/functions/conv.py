@@ -67,7 +67,7 @@ def _col_bytes(x, patch_size, rows, p):
 
 def _conv_forward(xp, x, W, s, p, out, b=None):
     """conv2d of x with W, plus b (OC,) when given (added block by block, while in cache)."""
-    if _winograd.applies(xp, x, W, W.shape[2:], s, p):
+    if _winograd.applies(xp, x, W, W.shape[0], W.shape[2:], s, p):
         return _winograd.conv3x3(x, W, p, out, b)
     OC = W.shape[0]
     Wm = W.reshape(OC, -1)
@@ -213,7 +213,7 @@ class Conv2DGradW(Function):
         N, C, H, W = x.shape
         OC = gy.shape[1]
         k, s, p = self.kernel_size, self.stride, self.pad
-        if _winograd.applies(xp, x, gy, k, s, p) and \
+        if _winograd.applies(xp, x, gy, OC, k, s, p) and \
                 gy.shape[2:] == (H + 2 * p[0] - 2, W + 2 * p[1] - 2):
             return _winograd.conv3x3_grad_w(x, gy, p)
         # The flat layout would copy gy into padded rows: when gy has more channels than
