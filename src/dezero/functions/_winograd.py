@@ -20,30 +20,29 @@ from dezero import _parallel
 _G = np.array([[1.0, 0.0, 0.0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0.0, 0.0, 1.0]])
 _G_SIGNED = _G * np.array([[1.0], [1.0], [1.0], [-1.0]])
 
-# With fewer input channels the transforms cost more than the multiply-adds they save:
-# the column path was faster for C = 8 and below, slower for C = 16 and up (forward and
-# weight gradient, 7x7 to 28x28 images, 16 to 64 output channels).
+# With fewer input or output channels the transforms cost more than the multiply-adds
+# they save: for C or OC = 8 and below the column path was faster, for 16 and up slower
+# (forward plus backward, 7x7 to 28x28 images; benchmarks/bench_conv.py).
 MIN_CHANNELS = 16
-
 
 # Split over threads, the transforms' passes over memory share the machine's bandwidth
 # while the column path's products scale with the cores: there Winograd paid only from
-# C * OC = 2048 on (2 threads, 14x14 and 28x28 images: C=32 OC=64 took 0.82-0.87x the
-# column path's time, C=16 OC=32 1.1-1.25x in a step of benchmarks/bench_cnn.py).
-MIN_SPLIT_CHANNEL_PRODUCT = 2048
+# C * OC = 1024 on (2 threads, bench_conv.py: 32x32 channels 0.91x the column path's time,
+# 16x32 1.04x at 14x14 and 1.22x at 28x28 images).
+MIN_SPLIT_CHANNEL_PRODUCT = 1024
 
 
 def applies(xp, x, other, out_channels, kernel, stride, pad):
     """True when the stride-1 3x3 convolution of x (N, C, H, W) into out_channels runs
-    here: NumPy float32/float64 (other, the filter or gy, of x's dtype), C >= MIN_CHANNELS,
-    pad < 3, at least one full tile of padded input, and C * out_channels >=
-    MIN_SPLIT_CHANNEL_PRODUCT when the batch is split over threads."""
+    here: NumPy float32/float64 (other, the filter or gy, of x's dtype), C and out_channels
+    >= MIN_CHANNELS, pad < 3, at least one full tile of padded input, and C * out_channels
+    >= MIN_SPLIT_CHANNEL_PRODUCT when the batch is split over threads."""
+    C = x.shape[1]
     if not (xp is np and kernel == (3, 3) and stride == (1, 1) and
-            pad[0] < 3 and pad[1] < 3 and x.shape[1] >= MIN_CHANNELS and
+            pad[0] < 3 and pad[1] < 3 and min(C, out_channels) >= MIN_CHANNELS and
             x.dtype == other.dtype and x.dtype in (np.float32, np.float64) and
             x.shape[2] + 2 * pad[0] >= 4 and x.shape[3] + 2 * pad[1] >= 4):
         return False
-    C = x.shape[1]
     tiles = _tiles((x.shape[2] + 2 * pad[0] - 2, x.shape[3] + 2 * pad[1] - 2))
     return C * out_channels >= MIN_SPLIT_CHANNEL_PRODUCT or \
         len(_chunks(x.shape[0], _work(C, out_channels, tiles))) == 1
