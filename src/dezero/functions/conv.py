@@ -3,7 +3,8 @@ book's composed form conv2d_simple).
 
 Shapes: x is (N, C, H, W); conv2d's W is (OC, C, KH, KW), deconv2d's W is (C, OC, KH, KW).
 kernel_size, stride and pad take an int or an (h, w) pair. The array kernels live in
-dezero.functions._im2col; pooling in dezero.functions.pooling.
+dezero.functions._im2col (patch columns) and dezero.functions._winograd (3x3 stride 1 with
+16+ channels on NumPy); pooling in dezero.functions.pooling.
 
 Nothing is saved between forward and backward but the inputs (which the graph holds
 anyway). Every backward is written with Functions, so conv2d, deconv2d, im2col and col2im
