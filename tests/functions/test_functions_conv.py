@@ -260,6 +260,30 @@ def test_winograd_applies_to_float_3x3_stride_1_only(xs, ws, stride, pad, dtypes
     assert _winograd.applies(np, x, W, ws[0], k, s, p) is applies
 
 
+@pytest.mark.parametrize('bad', [np.inf, -np.inf, np.nan])
+@pytest.mark.parametrize('where', ['x', 'W', 'gy'])
+def test_non_finite_values_give_what_the_column_path_gives(monkeypatch, bad, where):
+    """Winograd's transforms would turn an inf into NaN: such calls take the column path."""
+    from dezero.functions import _winograd
+    xs, ws, stride, pad = WINOGRAD_CASES[0]
+    rng = np.random.RandomState(0)
+    arrays = {'x': rng.randn(*xs), 'W': rng.randn(*ws), 'gy': rng.randn(*xs[:1], ws[0], 6, 6)}
+    arrays[where].flat[7] = bad
+
+    def run():
+        vx, vW = Variable(arrays['x']), Variable(arrays['W'])
+        with np.errstate(invalid='ignore', over='ignore'):
+            y = F.conv2d(vx, vW, stride=stride, pad=pad)
+            _backward(y, arrays['gy'])
+        return y.data, vx.grad.data, vW.grad.data
+    got = run()
+    monkeypatch.setattr(_winograd, 'MIN_CHANNELS', 1 << 30)
+    for g, want in zip(got, run()):
+        assert np.array_equal(np.isnan(g), np.isnan(want))
+        assert np.array_equal(np.isinf(g), np.isinf(want))
+        np.testing.assert_allclose(g, want, **TOL[np.float64])
+
+
 def test_winograd_is_numpy_only(standin_gpu):
     from dezero.functions import _winograd
     x, W = np.ones((1, 16, 4, 4), 'f4'), np.ones((16, 16, 3, 3), 'f4')

@@ -35,8 +35,9 @@ MIN_SPLIT_CHANNEL_PRODUCT = 1024
 def applies(xp, x, other, out_channels, kernel, stride, pad):
     """True when the stride-1 3x3 convolution of x (N, C, H, W) into out_channels runs
     here: NumPy float32/float64 (other, the filter or gy, of x's dtype), C and out_channels
-    >= MIN_CHANNELS, pad < 3, at least one full tile of padded input, and C * out_channels
-    >= MIN_SPLIT_CHANNEL_PRODUCT when the batch is split over threads."""
+    >= MIN_CHANNELS, pad < 3, at least one full tile of padded input, C * out_channels
+    >= MIN_SPLIT_CHANNEL_PRODUCT when the batch is split over threads, and no inf or NaN
+    in x or other."""
     C = x.shape[1]
     if not (xp is np and kernel == (3, 3) and stride == (1, 1) and
             pad[0] < 3 and pad[1] < 3 and min(C, out_channels) >= MIN_CHANNELS and
@@ -44,8 +45,18 @@ def applies(xp, x, other, out_channels, kernel, stride, pad):
             x.shape[2] + 2 * pad[0] >= 4 and x.shape[3] + 2 * pad[1] >= 4):
         return False
     tiles = _tiles((x.shape[2] + 2 * pad[0] - 2, x.shape[3] + 2 * pad[1] - 2))
-    return C * out_channels >= MIN_SPLIT_CHANNEL_PRODUCT or \
-        len(_chunks(x.shape[0], _work(C, out_channels, tiles))) == 1
+    if C * out_channels < MIN_SPLIT_CHANNEL_PRODUCT and \
+            len(_chunks(x.shape[0], _work(C, out_channels, tiles))) > 1:
+        return False
+    # The transforms subtract: an inf would turn into NaN where the column path keeps inf.
+    return _all_finite(x) and _all_finite(other)
+
+
+def _all_finite(a):
+    """One cheap reduction: a sum of finite values is finite unless it overflows, which
+    only sends the call to the column path."""
+    with np.errstate(over='ignore', invalid='ignore'):
+        return bool(np.isfinite(a.sum()))
 
 
 def _work(C, OC, tiles):
