@@ -90,7 +90,8 @@ def _linear_index(xp, pool, padded_shape, indexes=None):
 
 def _max_2x2(xp, x, out):
     """_tiled_max for 2x2 windows: three maxima and three comparisons of the four corners
-    (strided views), the arg-max picked per row with _select's bit masks."""
+    (strided views); the arg-max is built from the comparison bits with in-place uint8
+    arithmetic (fewer passes than selecting between the rows' arg-maxes)."""
     N, C = x.shape[:2]
     OH, OW = out
     xc = x[:, :, :2 * OH, :2 * OW]
@@ -98,10 +99,16 @@ def _max_2x2(xp, x, out):
         xp.ascontiguousarray(xc).reshape(N, C, OH, 2, OW, 2)
     a, b, c, d = v[:, :, :, 0, :, 0], v[:, :, :, 0, :, 1], v[:, :, :, 1, :, 0], v[:, :, :, 1, :, 1]
     top, bottom = xp.maximum(a, b), xp.maximum(c, d)
-    first_row = (b > a).view(np.uint8)                  # 0 or 1
-    second_row = (d > c).view(np.uint8) | np.uint8(2)   # 2 or 3
-    idx = _select(xp, [first_row, second_row], (bottom > top).view(np.uint8))
-    return xp.maximum(top, bottom), idx
+    first_col = (b > a).view(np.uint8)      # column of each row's first maximum: 0 or 1
+    second_col = (d > c).view(np.uint8)
+    row = (bottom > top).view(np.uint8)     # the bottom row wins: 1
+    # column of the winning row: first_col, or second_col where row is 1
+    xp.bitwise_xor(first_col, second_col, out=second_col)
+    xp.bitwise_and(second_col, row, out=second_col)
+    xp.bitwise_xor(first_col, second_col, out=first_col)
+    xp.add(row, row, out=row)
+    idx = xp.bitwise_or(first_col, row, out=first_col)   # 2 * row + column
+    return xp.maximum(top, bottom, out=top), idx
 
 
 def _tiled_max(xp, x, k, out):
