@@ -260,6 +260,21 @@ def test_winograd_applies_to_float_3x3_stride_1_only(xs, ws, stride, pad, dtypes
     assert _winograd.applies(np, x, W, ws[0], k, s, p) is applies
 
 
+def test_winograd_reads_strided_inputs():
+    """x as a reversed, transposed view: the split copy reads any strides."""
+    rng = np.random.RandomState(6)
+    base = rng.randn(7, 6, 16, 2)                       # (W, H, C, N) in memory
+    x = base.transpose(3, 2, 1, 0)[:, :, ::-1, :]        # (N, C, H, W), no unit stride
+    W = rng.randn(16, 16, 3, 3)
+    gy = rng.randn(2, 16, 6, 7)
+    y_ref, (gx_ref, gW_ref, _) = ref_conv2d(x, W, None, 1, 1, gy)
+    vx, vW = Variable(x), Variable(W)
+    y = F.conv2d(vx, vW, stride=1, pad=1)
+    _backward(y, gy)
+    for got, want in ((y.data, y_ref), (vx.grad.data, gx_ref), (vW.grad.data, gW_ref)):
+        np.testing.assert_allclose(got, want, **TOL[np.float64])
+
+
 @pytest.mark.parametrize('bad', [np.inf, -np.inf, np.nan])
 @pytest.mark.parametrize('where', ['x', 'W', 'gy'])
 def test_non_finite_values_give_what_the_column_path_gives(monkeypatch, bad, where):
