@@ -60,6 +60,29 @@ def test_relu_gradient_is_the_positive_mask():
     np.testing.assert_array_equal(x.grad.data, [0.0, 0.0, 1.0, 1.0])
 
 
+@pytest.mark.parametrize('dtype', [np.float16, np.float32, np.float64])
+@pytest.mark.parametrize('shape, layout', [
+    ((3,), 'c'), ((1025,), 'c'), ((4, 1024), 'c'), ((2, 3, 0), 'c'),
+    ((2, 600), 'transposed'),   # not C-contiguous: the plain NumPy path
+])
+def test_relu_gives_the_bits_of_maximum_with_zero(dtype, shape, layout):
+    """The row-by-row kernel (rows of 1024 and a tail) against np.maximum(x, 0): -0.0,
+    NaN of either sign and infinities included."""
+    rng = np.random.RandomState(0)
+    x = rng.randn(*shape).astype(dtype)
+    if x.size:
+        special = np.array([-0.0, np.nan, -np.nan, np.inf, -np.inf], dtype)
+        x.flat[:len(special)] = special
+        x.flat[-1] = np.nan
+    if layout == 'transposed':
+        x = x.T
+    y = F.relu(x).data
+    want = np.maximum(x, 0)
+    assert y.dtype == dtype and y.shape == want.shape
+    assert np.array_equal(np.ascontiguousarray(y).view(np.uint8),
+                          np.ascontiguousarray(want).view(np.uint8))
+
+
 # --- numerical stability at logits of +-1000 -------------------------------------------
 BIG = np.array([[1000.0, -1000.0, 0.0], [-1000.0, -1000.0, 1000.0]])
 
