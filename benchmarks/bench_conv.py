@@ -31,12 +31,12 @@ from dezero import Variable  # noqa: E402
 from dezero.functions import _winograd  # noqa: E402
 
 FORCED = {'column': dict(MIN_CHANNELS=1 << 30),
-          'winograd': dict(MIN_CHANNELS=0, MIN_SPLIT_CHANNEL_PRODUCT=0),
+          'winograd': dict(MIN_CHANNELS=0, MIN_SPLIT_CHANNELS=0, MIN_SPLIT_CHANNEL_PRODUCT=0),
           'auto': {}}
 
 
 def dezero_call(x, W, b, gy, settings):
-    saved = {k: getattr(_winograd, k) for k in ('MIN_CHANNELS', 'MIN_SPLIT_CHANNEL_PRODUCT')}
+    saved = {k: getattr(_winograd, k) for k in FORCED['winograd']}
     vx, vW, vb = Variable(x), Variable(W), Variable(b)
 
     def call():

@@ -308,7 +308,8 @@ def test_winograd_is_numpy_only(standin_gpu):
 @pytest.mark.parametrize('threads, C, OC, applies', [
     ('1', 16, 32, True),
     ('2', 16, 32, False),     # split over threads: the column path scales better
-    ('2', 32, 32, True),      # C * OC = 1024: Winograd still pays
+    ('2', 16, 64, False),     # C * OC = 1024 but 16 input channels
+    ('2', 32, 32, True),      # C * OC = 1024 from 32 input channels: Winograd still pays
 ])
 def test_winograd_when_split_over_threads_needs_more_channels(monkeypatch, threads, C, OC,
                                                                applies):

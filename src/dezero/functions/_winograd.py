@@ -27,17 +27,19 @@ MIN_CHANNELS = 16
 
 # Split over threads, the transforms' passes over memory share the machine's bandwidth
 # while the column path's products scale with the cores: there Winograd paid only from
-# C * OC = 1024 on (2 threads, bench_conv.py: 32x32 channels 0.91x the column path's time,
-# 16x32 1.04x at 14x14 and 1.22x at 28x28 images).
+# 32 input channels and C * OC = 1024 on (2 threads, one pass at a time, 7x7 to 28x28
+# images: C=64 OC=16 0.69-0.92x the column path's time, C=32 OC=32 0.89-1.09x, C=16 OC=32
+# 1.28-1.8x, C=16 OC=64 0.95-1.39x).
+MIN_SPLIT_CHANNELS = 32
 MIN_SPLIT_CHANNEL_PRODUCT = 1024
 
 
 def applies(xp, x, other, out_channels, kernel, stride, pad):
     """True when the stride-1 3x3 convolution of x (N, C, H, W) into out_channels runs
     here: NumPy float32/float64 (other, the filter or gy, of x's dtype), C and out_channels
-    >= MIN_CHANNELS, pad < 3, at least one full tile of padded input, C * out_channels
-    >= MIN_SPLIT_CHANNEL_PRODUCT when the batch is split over threads, and no inf or NaN
-    in x or other."""
+    >= MIN_CHANNELS, pad < 3, at least one full tile of padded input, C >=
+    MIN_SPLIT_CHANNELS and C * out_channels >= MIN_SPLIT_CHANNEL_PRODUCT when the batch is
+    split over threads, and no inf or NaN in x or other."""
     C = x.shape[1]
     if not (xp is np and kernel == (3, 3) and stride == (1, 1) and
             pad[0] < 3 and pad[1] < 3 and min(C, out_channels) >= MIN_CHANNELS and
@@ -45,7 +47,7 @@ def applies(xp, x, other, out_channels, kernel, stride, pad):
             x.shape[2] + 2 * pad[0] >= 4 and x.shape[3] + 2 * pad[1] >= 4):
         return False
     tiles = _tiles((x.shape[2] + 2 * pad[0] - 2, x.shape[3] + 2 * pad[1] - 2))
-    if C * out_channels < MIN_SPLIT_CHANNEL_PRODUCT and \
+    if (C < MIN_SPLIT_CHANNELS or C * out_channels < MIN_SPLIT_CHANNEL_PRODUCT) and \
             len(_chunks(x.shape[0], _work(C, out_channels, tiles))) > 1:
         return False
     # The transforms subtract: an inf would turn into NaN where the column path keeps inf.
