@@ -156,7 +156,7 @@ class _ForwardBlock:
     def __init__(self, shape, u, p, out, dtype):
         n, C = shape[:2]
         OC = u.shape[2]
-        th, tw = self.tiles = _tiles(out)
+        th, tw = _tiles(out)
         self.inputs = _InputTiles(shape, p, (th, tw), dtype)
         self.u = u
         self.at = _AT_TILE.astype(dtype)
@@ -178,6 +178,11 @@ class _ForwardBlock:
 
 # Images a block: the transformed tiles of a block take about this many bytes.
 BLOCK_BYTES = 1 << 20
+
+
+def _block_bytes(C, OC, tiles, dtype):
+    """Bytes an image takes in a block: its transformed inputs and products."""
+    return 16 * (C + OC) * tiles[0] * tiles[1] * dtype.itemsize
 
 
 def _run_blocks(N, per_image, work_per_image, make, run):
@@ -206,7 +211,7 @@ def conv3x3(x, W, pad, out, b=None):
     u = _filter_transform(W)
     y = np.empty((N, OC) + tuple(out), dtype=x.dtype)
     bias = None if b is None else b.reshape(-1, 1, 1)
-    _run_blocks(N, 16 * (C + OC) * th * tw * x.dtype.itemsize, _work(C, OC, (th, tw)),
+    _run_blocks(N, _block_bytes(C, OC, (th, tw), x.dtype), _work(C, OC, (th, tw)),
                 lambda n: _ForwardBlock((n, C, H, Wd), u, pad, out, x.dtype),
                 lambda block, lo, hi: block(x[lo:hi], y[lo:hi], bias))
     return y
@@ -251,8 +256,7 @@ def conv3x3_grad_w(x, gy, pad):
     N, C, H, W = x.shape
     OC = gy.shape[1]
     tiles = _tiles(gy.shape[2:])
-    spaces = _run_blocks(N, 16 * (C + OC) * tiles[0] * tiles[1] * x.dtype.itemsize,
-                         _work(C, OC, tiles),
+    spaces = _run_blocks(N, _block_bytes(C, OC, tiles, x.dtype), _work(C, OC, tiles),
                          lambda n: _GradWBlock((n, C, H, W), gy.shape, pad, x.dtype),
                          lambda block, lo, hi: block(x[lo:hi], gy[lo:hi]))
     acc = np.zeros((16, OC, C), dtype=x.dtype)
