@@ -219,7 +219,7 @@ class Conv2DGradW(Function):
             return _winograd.conv3x3_grad_w(x, gy, p)
         # The flat layout would copy gy into padded rows: when gy has more channels than
         # the patches have rows, the plain layout's slower patch copy costs less (conv1 of
-        # benchmarks/bench_cnn.py, 9 patch rows and 16 channels: 2.8 -> 1.5 ms).
+        # benchmarks/bench_cnn.py, 9 patch rows and 16 channels: 2.8 -> 1.8 ms).
         flat = OC <= C * k[0] * k[1]
 
         def chunk(lo, hi):
