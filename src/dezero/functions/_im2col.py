@@ -66,6 +66,20 @@ def _check_bias(name, b, channels):
 # ---------------------------------------------------------------------------
 # raw-array helpers
 # ---------------------------------------------------------------------------
+# Batches of at least 2 * _MIN_CHUNK images are split over threads (dezero._parallel), a
+# chunk carrying at least _parallel.MIN_*_WORK of work.
+_MIN_CHUNK = 8
+
+
+def _image_blocks(xp, lo, hi, per_image, block_bytes):
+    """[(a, b)] cutting images lo..hi into blocks of about block_bytes at per_image bytes
+    an image (at least one image a block); one block on CuPy."""
+    if xp is not np:
+        return [(lo, hi)]
+    step = max(1, block_bytes // max(per_image, 1))
+    return [(a, min(a + step, hi)) for a in range(lo, hi, step)]
+
+
 def _as_strided(xp, a, shape, strides):
     return xp.lib.stride_tricks.as_strided(a, shape=shape, strides=strides)
 

@@ -14,6 +14,7 @@ with the column path to float rounding (the transforms add at most a few terms).
 import numpy as np
 
 from dezero import _parallel
+from dezero.functions._im2col import _MIN_CHUNK, _image_blocks
 
 # G maps a 3-tap filter row to the 4 transformed taps; _G_SIGNED is G with its last row
 # negated, which lets the gradient transform of dY skip a negation (A's last row is -1).
@@ -64,7 +65,7 @@ def _work(C, OC, tiles):
 
 
 def _chunks(N, work_per_image):
-    return _parallel.chunks(np, N, 8, work_per_image, _parallel.MIN_PRODUCT_WORK)
+    return _parallel.chunks(np, N, _MIN_CHUNK, work_per_image, _parallel.MIN_PRODUCT_WORK)
 
 
 def _tiles(out):
@@ -189,12 +190,9 @@ def _run_blocks(N, per_image, work_per_image, make, run):
     """run(workspace, lo, hi) over blocks of images, the batch split over threads; each
     thread builds its workspaces with make(n) (one per block size it meets). Returns the
     workspaces each thread used, for results they accumulate."""
-    step = max(1, BLOCK_BYTES // max(per_image, 1))
-
     def part(lo, hi):
         spaces = {}
-        for a in range(lo, hi, step):
-            b = min(a + step, hi)
+        for a, b in _image_blocks(np, lo, hi, per_image, BLOCK_BYTES):
             if b - a not in spaces:
                 spaces[b - a] = make(b - a)
             run(spaces[b - a], a, b)

@@ -17,12 +17,14 @@ from dezero.core import Function, Variable, as_variable
 from dezero.cuda import get_array_module
 from dezero.functions import _winograd
 from dezero.functions._im2col import (
+    _MIN_CHUNK,
     _args,
     _check_4d,
     _check_bias,
     _col2im,
     _cols,
     _from_cols,
+    _image_blocks,
     _int_pair,
     _outsize,
     _to_cols,
@@ -34,10 +36,6 @@ from dezero.utils_array import get_conv_outsize, get_deconv_outsize
 # ---------------------------------------------------------------------------
 # conv2d / deconv2d
 # ---------------------------------------------------------------------------
-# Batches of at least 2 * _MIN_CHUNK images are split over threads (dezero._parallel).
-_MIN_CHUNK = 8  # and at least _parallel.MIN_*_WORK of work a chunk
-
-
 # OpenBLAS runs (OC, K) @ (K, L) products with a deep K (>= this) and few output channels
 # at half speed; (L, K) @ (K, OC) on the transposed views is then twice as fast (measured
 # on conv2's input gradient in benchmarks/bench_cnn.py: K = 288, OC = 16, L = 222).
@@ -53,12 +51,8 @@ _COL_BLOCK_BYTES = 1 << 20
 
 
 def _blocks(xp, lo, hi, per_image):
-    """[(a, b)] cutting images lo..hi into blocks whose columns (per_image bytes an image)
-    take about _COL_BLOCK_BYTES; one block on CuPy."""
-    if xp is not np:
-        return [(lo, hi)]
-    step = max(1, _COL_BLOCK_BYTES // max(per_image, 1))
-    return [(a, min(a + step, hi)) for a in range(lo, hi, step)]
+    """_image_blocks whose columns (per_image bytes an image) take about _COL_BLOCK_BYTES."""
+    return _image_blocks(xp, lo, hi, per_image, _COL_BLOCK_BYTES)
 
 
 def _col_bytes(x, patch_size, rows, p):

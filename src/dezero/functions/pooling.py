@@ -12,6 +12,7 @@ from dezero import _parallel
 from dezero.core import Function, as_variable
 from dezero.cuda import get_array_module
 from dezero.functions._im2col import (
+    _MIN_CHUNK,
     _args,
     _check_4d,
     _crop,
@@ -129,10 +130,6 @@ def _tiled_max(xp, x, k, out):
     sel = _select(xp, [ci[:, i] for i in range(KH)], ri)
     idx = ri * np.uint8(KW) + sel if KH > 1 else sel
     return y.reshape(N, C, OH, OW), idx.reshape(N, C, OH, OW)
-
-
-# Batches of at least 2 * _MIN_CHUNK images are split over threads (dezero._parallel).
-_MIN_CHUNK = 8  # and at least _parallel.MIN_*_WORK of work a chunk
 
 
 class Pooling2D(Function):
