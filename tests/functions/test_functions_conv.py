@@ -352,6 +352,53 @@ def test_conv2d_double_backward(xs, ws, stride, pad):
     assert gradient_check(g, Variable(x), Variable(W))
 
 
+@pytest.mark.parametrize('xs, ws, stride, pad, winograd', [
+    (CONV_CASES[1] + (False,)),    # flat patch layout
+    (CONV_CASES[2] + (False,)),    # strided
+    (CONV_CASES[11] + (False,)),   # more output channels than patch rows: plain layout
+    (((1, 2, 4, 5), (3, 2, 3, 3), 1, 1, True)),
+])
+def test_conv2d_bias_gradient_twice_differentiable(monkeypatch, xs, ws, stride, pad, winograd):
+    """The bias gradient comes out of Conv2DGradW (with_bias) beside the weight gradient:
+    its second derivatives (gy depending on x, W and b) reach all three inputs."""
+    from dezero.functions import _winograd
+    if winograd:
+        monkeypatch.setattr(_winograd, 'MIN_CHANNELS', 1)
+    rng = np.random.RandomState(4)
+    x, W, b = rng.randn(*xs), rng.randn(*ws), rng.randn(ws[0])
+    g = _grad_of(lambda x, W, b: F.conv2d(x, W, b, stride=stride, pad=pad) ** 2, 3)
+    assert gradient_check(g, Variable(x), Variable(W), Variable(b))
+
+
+@pytest.mark.parametrize('xs, ws, winograd', [((2, 3, 5, 5), (4, 3, 3, 3), False),
+                                              ((2, 1, 6, 5), (12, 1, 3, 3), False),
+                                              ((2, 16, 6, 6), (16, 16, 3, 3), True)])
+def test_conv2d_grad_w_with_bias_gives_the_sum_of_gy(xs, ws, winograd):
+    from dezero.functions import _winograd
+    from dezero.functions.conv import Conv2DGradW
+    rng = np.random.RandomState(5)
+    x = rng.randn(*xs).astype(np.float32)
+    gy = rng.randn(xs[0], ws[0], xs[2], xs[3]).astype(np.float32)
+    assert _winograd.applies(np, x, gy, ws[0], (3, 3), (1, 1), (1, 1)) == winograd
+    gW, gb = Conv2DGradW((3, 3), 1, 1, with_bias=True)(x, gy)
+    np.testing.assert_allclose(gW.data, Conv2DGradW((3, 3), 1, 1)(x, gy).data, rtol=1e-6)
+    assert gb.dtype == np.float32
+    np.testing.assert_allclose(gb.data, gy.sum(axis=(0, 2, 3)), rtol=1e-5, atol=1e-5)
+
+
+def test_conv2d_with_more_output_channels_than_patch_rows_skips_the_crop(monkeypatch):
+    """A first layer (1 channel into 12) writes its product straight into the output."""
+    import dezero.functions.conv as conv_module
+    calls = []
+    monkeypatch.setattr(conv_module, '_from_cols', lambda *a: calls.append(1))
+    x, W = np.ones((2, 1, 6, 5)), np.ones((12, 1, 3, 3))
+    y = F.conv2d(x, W, np.arange(12.0), pad=1)
+    assert not calls
+    np.testing.assert_allclose(y.data[0, 5, 2, 2], 9 + 5)
+    F.conv2d(x, np.ones((8, 1, 3, 3)), pad=1)  # 8 <= 9 rows: the flat layout, cropped
+    assert calls
+
+
 @pytest.mark.parametrize('xs, ws, pad', [((1, 2, 4, 5), (3, 2, 3, 3), 1),
                                          ((2, 2, 4, 3), (2, 2, 3, 3), (0, 2))])
 def test_winograd_gradient_check_and_double_backward(monkeypatch, xs, ws, pad):

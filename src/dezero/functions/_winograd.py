@@ -238,29 +238,40 @@ class _GradWBlock:
         self.row = (g[0], g[1], r)
         self.col = (r[:, :, 0], r[:, :, 1], q.transpose(1, 0, 2, 3, 4, 5))
         self.q_t = q.reshape(16, th * tw * n, OC).transpose(0, 2, 1)
+        # (A dY A^T)[1, 1] of a 2x2 tile is the sum of its four values (padding is zero).
+        self.tile_sums = q[1, 1].reshape(-1, OC)
+        self.ones = np.ones(self.tile_sums.shape[0], dtype=dtype)  # sums as a product: 4x faster
         self.part = np.empty((16, OC, C), dtype=dtype)
         self.acc = np.zeros((16, OC, C), dtype=dtype)
+        self.bias_acc = np.zeros(OC, dtype=dtype)
 
-    def __call__(self, x, gy):
+    def __call__(self, x, gy, with_bias):
         self.gy_split(gy)
         _a_combine(*self.row)
         _a_combine(*self.col)
         np.matmul(self.q_t, self.inputs(x), out=self.part)
         self.acc += self.part
+        if with_bias:
+            self.bias_acc += np.matmul(self.ones, self.tile_sums)
 
 
-def conv3x3_grad_w(x, gy, pad):
-    """Weight gradient (OC, C, 3, 3) of conv3x3(x, W, pad) given gy (N, OC, OH, OW)."""
+def conv3x3_grad_w(x, gy, pad, with_bias=False):
+    """Weight gradient (OC, C, 3, 3) of conv3x3(x, W, pad) given gy (N, OC, OH, OW), and
+    with_bias the bias gradient (OC,) (else None)."""
     N, C, H, W = x.shape
     OC = gy.shape[1]
     tiles = _tiles(gy.shape[2:])
     spaces = _run_blocks(N, _block_bytes(C, OC, tiles, x.dtype), _work(C, OC, tiles),
                          lambda n: _GradWBlock((n, C, H, W), gy.shape, pad, x.dtype),
-                         lambda block, lo, hi: block(x[lo:hi], gy[lo:hi]))
+                         lambda block, lo, hi: block(x[lo:hi], gy[lo:hi], with_bias))
     acc = np.zeros((16, OC, C), dtype=x.dtype)
+    gb = np.zeros(OC, dtype=x.dtype) if with_bias else None
     for thread_spaces in spaces:
         for block in thread_spaces:
             acc += block.acc
+            if with_bias:
+                gb += block.bias_acc
     G = _G_SIGNED.astype(x.dtype)
     t = np.tensordot(acc.reshape(4, 4, OC, C), G, axes=([1], [0]))   # (k, OC, C, j)
-    return np.ascontiguousarray(np.tensordot(G, t, axes=([0], [0])).transpose(1, 2, 0, 3))
+    gW = np.ascontiguousarray(np.tensordot(G, t, axes=([0], [0])).transpose(1, 2, 0, 3))
+    return gW, gb
