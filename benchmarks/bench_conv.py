@@ -31,7 +31,8 @@ from dezero import Variable  # noqa: E402
 from dezero.functions import _winograd  # noqa: E402
 
 FORCED = {'column': dict(MIN_CHANNELS=1 << 30),
-          'winograd': dict(MIN_CHANNELS=0, MIN_SPLIT_CHANNELS=0, MIN_SPLIT_CHANNEL_PRODUCT=0),
+          'winograd': dict(MIN_CHANNELS=0, MIN_SPLIT_CHANNELS=0, MIN_SPLIT_FORWARD_WORK=0,
+                           MIN_SPLIT_CHANNEL_PRODUCT=0),
           'auto': {}}
 
 

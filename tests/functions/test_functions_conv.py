@@ -305,13 +305,18 @@ def test_winograd_is_numpy_only(standin_gpu):
     assert not _winograd.applies(standin_gpu, x, W, 16, (3, 3), (1, 1), (0, 0))
 
 
-@pytest.mark.parametrize('threads, C, OC, applies', [
-    ('1', 16, 32, True),
-    ('2', 16, 32, False),     # split over threads: the column path scales better
-    ('2', 16, 64, False),     # C * OC = 1024 but 16 input channels
-    ('2', 32, 32, True),      # C * OC = 1024 from 32 input channels: Winograd still pays
+@pytest.mark.parametrize('threads, C, OC, size, weight_gradient, applies', [
+    ('1', 16, 32, 14, False, True),
+    ('1', 16, 32, 14, True, True),
+    ('2', 16, 32, 14, False, False),   # split over threads: the column path scales better
+    ('2', 16, 64, 14, True, False),    # C * OC = 1024 but 16 input channels
+    ('2', 32, 32, 14, True, True),     # C * OC = 1024 from 32 input channels: still pays
+    ('2', 32, 16, 14, True, False),    # C * OC = 512: not for the weight gradient
+    ('2', 32, 16, 14, False, True),    # ... but the forward: 32 * 16 * 7 * 7 tiles >= 16384
+    ('2', 32, 16, 7, False, False),    # 32 * 16 * 4 * 4 < 16384
 ])
 def test_winograd_when_split_over_threads_needs_more_channels(monkeypatch, threads, C, OC,
+                                                               size, weight_gradient,
                                                                applies):
     pytest.importorskip('threadpoolctl')
     from dezero import _parallel
@@ -319,8 +324,8 @@ def test_winograd_when_split_over_threads_needs_more_channels(monkeypatch, threa
     monkeypatch.setenv('DEZERO_NUM_THREADS', threads)
     if threads == '2' and not _parallel._blas_controllers():
         pytest.skip('no BLAS that threadpoolctl can pin: nothing is split')
-    x, W = np.ones((64, C, 14, 14), 'f4'), np.ones((OC, C, 3, 3), 'f4')
-    assert _winograd.applies(np, x, W, OC, (3, 3), (1, 1), (1, 1)) is applies
+    x, W = np.ones((64, C, size, size), 'f4'), np.ones((OC, C, 3, 3), 'f4')
+    assert _winograd.applies(np, x, W, OC, (3, 3), (1, 1), (1, 1), weight_gradient) is applies
 
 
 @pytest.mark.parametrize('xs, ws, stride, pad', CONV_CASES[:4])

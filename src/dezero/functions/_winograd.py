@@ -28,19 +28,24 @@ MIN_CHANNELS = 16
 
 # Split over threads, the transforms' passes over memory share the machine's bandwidth
 # while the column path's products scale with the cores: there Winograd paid only from
-# 32 input channels and C * OC = 1024 on (2 threads, one pass at a time, 7x7 to 28x28
-# images: C=64 OC=16 0.69-0.92x the column path's time, C=32 OC=32 0.89-1.09x, C=16 OC=32
-# 1.28-1.8x, C=16 OC=64 0.95-1.39x).
+# 32 input channels (2 threads, one pass at a time, 7x7 to 28x28 images, time against the
+# column path's: C=16 OC=32 1.28-1.8x, C=16 OC=64 0.95-1.39x), for the forward from
+# C * OC * tiles = 16384 (C=32 OC=16: 1.19x at 7x7, 0.96x at 14x14 and 28x28; C=64 OC=16
+# 0.70-0.90x; C=32 OC=32 0.87-0.98x), for the weight gradient from C * OC = 1024 (C=32
+# OC=16 1.18-1.43x, C=32 OC=32 0.93-1.05x, C=64 OC=16 0.82-1.12x).
 MIN_SPLIT_CHANNELS = 32
+MIN_SPLIT_FORWARD_WORK = 16384
 MIN_SPLIT_CHANNEL_PRODUCT = 1024
 
 
-def applies(xp, x, other, out_channels, kernel, stride, pad):
-    """True when the stride-1 3x3 convolution of x (N, C, H, W) into out_channels runs
-    here: NumPy float32/float64 (other, the filter or gy, of x's dtype), C and out_channels
-    >= MIN_CHANNELS, pad < 3, at least one full tile of padded input, C >=
-    MIN_SPLIT_CHANNELS and C * out_channels >= MIN_SPLIT_CHANNEL_PRODUCT when the batch is
-    split over threads, and no inf or NaN in x or other."""
+def applies(xp, x, other, out_channels, kernel, stride, pad, weight_gradient=False):
+    """True when the stride-1 3x3 convolution of x (N, C, H, W) into out_channels (or,
+    with weight_gradient, its weight gradient) runs here: NumPy float32/float64 (other, the
+    filter or gy, of x's dtype), C and out_channels >= MIN_CHANNELS, pad < 3, at least one
+    full tile of padded input, no inf or NaN in x or other, and, when the batch is split
+    over threads, C >= MIN_SPLIT_CHANNELS with C * out_channels * tiles >=
+    MIN_SPLIT_FORWARD_WORK (forward) or C * out_channels >= MIN_SPLIT_CHANNEL_PRODUCT
+    (weight gradient)."""
     C = x.shape[1]
     if not (xp is np and kernel == (3, 3) and stride == (1, 1) and
             pad[0] < 3 and pad[1] < 3 and min(C, out_channels) >= MIN_CHANNELS and
@@ -48,7 +53,11 @@ def applies(xp, x, other, out_channels, kernel, stride, pad):
             x.shape[2] + 2 * pad[0] >= 4 and x.shape[3] + 2 * pad[1] >= 4):
         return False
     tiles = _tiles((x.shape[2] + 2 * pad[0] - 2, x.shape[3] + 2 * pad[1] - 2))
-    if (C < MIN_SPLIT_CHANNELS or C * out_channels < MIN_SPLIT_CHANNEL_PRODUCT) and \
+    if weight_gradient:
+        pays_split = C * out_channels >= MIN_SPLIT_CHANNEL_PRODUCT
+    else:
+        pays_split = C * out_channels * tiles[0] * tiles[1] >= MIN_SPLIT_FORWARD_WORK
+    if not (C >= MIN_SPLIT_CHANNELS and pays_split) and \
             len(_chunks(x.shape[0], _work(C, out_channels, tiles))) > 1:
         return False
     # The transforms subtract: an inf would turn into NaN where the column path keeps inf.

@@ -222,7 +222,7 @@ class Conv2DGradW(Function):
         N, C, H, W = x.shape
         OC = gy.shape[1]
         k, s, p = self.kernel_size, self.stride, self.pad
-        if _winograd.applies(xp, x, gy, OC, k, s, p) and \
+        if _winograd.applies(xp, x, gy, OC, k, s, p, weight_gradient=True) and \
                 gy.shape[2:] == (H + 2 * p[0] - 2, W + 2 * p[1] - 2):
             gW, gb = _winograd.conv3x3_grad_w(x, gy, p, self.with_bias)
             return (gW, gb) if self.with_bias else gW
