@@ -28,6 +28,7 @@ class _ThreadSettings(threading.local):
         self.train = True
         self.detect_anomaly = False  # see dezero.anomaly; set through set_detect_anomaly
         self.anomaly_backward = None  # the Function whose backward runs, while detecting
+        self.retain_grad = False  # while a backward runs: whether it keeps every gradient
 
 
 _settings = _ThreadSettings()
@@ -302,7 +303,9 @@ class Variable:
         heappush, heappop = heapq.heappush, heapq.heappop
         settings = _settings
         saved = settings.enable_backprop
+        saved_retain = settings.retain_grad
         settings.enable_backprop = create_graph
+        settings.retain_grad = retain_grad
         on_arrays = not create_graph
         check = settings.detect_anomaly
         if check:
@@ -355,6 +358,7 @@ class Variable:
                             y.grad = None
         finally:
             settings.enable_backprop = saved
+            settings.retain_grad = saved_retain
             if check:
                 settings.anomaly_backward = None
 
@@ -408,6 +412,13 @@ def _output_grads(f):
 class _Constant(Variable):
     """An array that a Function call wrapped on the fly: nobody can read its gradient."""
     __slots__ = ()
+
+
+def backward_on_arrays():
+    """True inside a backward walk that builds no graph and keeps no intermediate gradient
+    (create_graph and retain_grad both False): a backward may then hand its inputs'
+    creators work that only their own backward observes (see Pooling2D.backward)."""
+    return not _settings.enable_backprop and not _settings.retain_grad
 
 
 def needs_grad(v):

@@ -1,5 +1,7 @@
 """conv2d, deconv2d, pooling, average_pooling, im2col and col2im against plain-loop
 references, gradient checks (first and second order) and error messages."""
+import importlib
+
 import numpy as np
 import pytest
 
@@ -672,6 +674,96 @@ def test_pooling_gradient_checks(xs, k, s, p):
     assert check_double_backward(lambda x: F.pooling(x, k, s, p) ** 2, x)
     assert gradient_check(F.average_pooling, x, k, s, p)
     assert check_double_backward(lambda x: F.average_pooling(x, k, s, p) ** 2, x)
+
+
+# pooling(relu(h)): the pooling's backward applies ReLU's mask to its (smaller) gy and the
+# ReLU passes that gradient on (Pooling2D.backward); everything below compares with the
+# unfolded walk: the same values, and the same bits where no two gradients meet.
+RELU_POOL_CASES = [
+    # h shape, kernel, stride, pad
+    ((2, 3, 6, 8), 2, 2, 0),      # windows tile the input
+    ((1, 2, 5, 7), 2, 2, 0),      # a cropped border
+    ((2, 2, 6, 6), 3, 1, 1),      # overlapping windows, padding
+    ((1, 3, 7, 7), 2, 3, 0),      # gaps between windows
+]
+
+
+def _relu_pool_input(xs, dtype, nan=False):
+    """Values with dead windows (all <= 0), ties at 0, -0.0, and a NaN if asked (its
+    window's max is NaN, its arg-max need not be: such a pooling does not fold)."""
+    rng = np.random.RandomState(12)
+    h = rng.randint(-3, 3, size=xs).astype(dtype)
+    h[0, 0, :2, :2] = -1.0
+    h[0, 0, 0, 3] = -0.0
+    if nan:
+        h[-1, -1, -1, -1] = np.nan
+    return h
+
+
+def _relu_pool_grads(monkeypatch, xs, k, s, p, dtype, fold, extra_use=False, nan=False):
+    pooling_module = importlib.import_module('dezero.functions.pooling')  # F.pooling shadows it
+    if not fold:
+        monkeypatch.setattr(pooling_module.Pooling2D, '_relu_below', lambda self: None)
+    h = Variable(_relu_pool_input(xs, dtype, nan))
+    y = F.relu(h)
+    z = F.pooling(y, k, s, p)
+    w = np.random.RandomState(13).randn(*z.shape).astype(dtype)
+    loss = F.sum(z * w)
+    if extra_use:  # a second consumer of the ReLU's output: its gradients are added
+        loss = loss + F.sum(y * np.full(y.shape, -0.5, dtype))
+    loss.backward()
+    monkeypatch.undo()
+    return h.grad.data
+
+
+@pytest.mark.parametrize('dtype', [np.float32, np.float64])
+@pytest.mark.parametrize('extra_use, nan', [(False, False), (True, False), (False, True)])
+@pytest.mark.parametrize('xs, k, s, p', RELU_POOL_CASES)
+def test_pooling_of_relu_folds_the_mask_bit_for_bit(monkeypatch, xs, k, s, p, dtype, extra_use,
+                                                    nan):
+    folded = _relu_pool_grads(monkeypatch, xs, k, s, p, dtype, True, extra_use, nan)
+    plain = _relu_pool_grads(monkeypatch, xs, k, s, p, dtype, False, extra_use, nan)
+    assert folded.dtype == dtype
+    np.testing.assert_array_equal(folded, plain)
+    if not extra_use and pair(s)[0] >= pair(k)[0]:
+        # Where several gradients meet at a dead window's arg-max (a second consumer,
+        # overlapping windows) a zero's sign may differ: (g1 + g2) * 0 against g1*0 + g2*0.
+        np.testing.assert_array_equal(np.signbit(folded), np.signbit(plain))
+
+
+def test_pooling_of_relu_hands_its_gradient_through_the_relu(monkeypatch):
+    """The ReLU's input gets the very array the pooling's backward made: no second pass."""
+    pooling_module = importlib.import_module('dezero.functions.pooling')  # F.pooling shadows it
+    made = []
+    original = pooling_module.Pooling2DGrad.forward
+    monkeypatch.setattr(pooling_module.Pooling2DGrad, 'forward',
+                        lambda self, gy: made.append(original(self, gy)) or made[-1])
+    h = Variable(_relu_pool_input((2, 3, 6, 8), np.float32))
+    F.sum(F.pooling(F.relu(h), 2, 2)).backward()
+    assert len(made) == 1 and h.grad.data is made[0]
+    # a second use of the ReLU's output: the sum is masked by the ReLU as usual
+    h.cleargrad()
+    y = F.relu(h)
+    (F.sum(F.pooling(y, 2, 2)) + F.sum(y)).backward()
+    assert h.grad.data is not made[-1]
+
+
+def test_pooling_of_relu_keeps_true_gradients_when_they_are_retained():
+    """With retain_grad, the ReLU's output keeps its own gradient (unmasked: a dead window
+    still sends gy to its arg-max), so nothing is folded."""
+    h = Variable(-np.ones((1, 1, 2, 2), np.float32))   # one dead window: max 0
+    y = F.relu(h)
+    z = F.pooling(y, 2, 2)
+    (z * 3.0).backward(retain_grad=True)
+    np.testing.assert_array_equal(y.grad.data[0, 0], [[3.0, 0.0], [0.0, 0.0]])
+    np.testing.assert_array_equal(h.grad.data, np.zeros((1, 1, 2, 2), np.float32))
+
+
+def test_pooling_of_relu_twice_differentiable():
+    rng = np.random.RandomState(14)
+    h = rng.permutation(2 * 2 * 4 * 4).reshape(2, 2, 4, 4) * 0.1 - 1.2  # no ties, some dead
+    g = _grad_of(lambda h: F.pooling(F.relu(h), 2, 2) ** 2, 1)
+    assert gradient_check(g, Variable(h))
 
 
 def test_pooling_simple_matches_pooling():

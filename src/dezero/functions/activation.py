@@ -71,7 +71,14 @@ class ReLU(Function):
         y = self.outputs[0]()
         return gy * (y.data > 0)
 
+    # Set by a max pooling of this ReLU's output that has already masked its gradient
+    # (Pooling2D.backward): when that gradient arrives alone, it passes as it is.
+    folded_grad = None
+
     def backward_arrays(self, gy):
+        folded, self.folded_grad = self.folded_grad, None
+        if gy is folded:
+            return gy
         y = self.outputs[0]().data
         if gy.size >= _parallel.ELEMENTWISE_MIN and gy.dtype == y.dtype and \
                 gy.dtype.kind == 'f':

@@ -9,7 +9,7 @@ col2im live in dezero.functions._im2col.
 import numpy as np
 
 from dezero import _parallel
-from dezero.core import Function, as_variable
+from dezero.core import Function, as_variable, backward_on_arrays
 from dezero.cuda import get_array_module
 from dezero.functions._im2col import (
     _MIN_CHUNK,
@@ -21,6 +21,7 @@ from dezero.functions._im2col import (
     _scatter_windows,
     _windows,
 )
+from dezero.functions.activation import ReLU
 from dezero.functions.conv import im2col
 
 
@@ -165,7 +166,31 @@ class Pooling2D(Function):
         return y
 
     def backward(self, gy):
-        return Pooling2DGrad(self)(gy)
+        relu = self._relu_below()
+        if relu is None:
+            return Pooling2DGrad(self)(gy)
+        # pooling(relu(h)): ReLU's mask (y > 0) is 1 at a window's arg-max exactly where the
+        # window's max is > 0, so it is applied here to gy, 4x smaller for 2x2 windows, and
+        # the ReLU passes the gradient on untouched. When other gradients are added to it,
+        # the ReLU masks the sum as usual (the mask is idempotent). The values are the
+        # unfolded ones; only a zero's sign may differ where gradients meet at a dead
+        # window's arg-max (g1*0 + g2*0 against (g1 + g2) * 0).
+        gx = Pooling2DGrad(self)(gy.data * (self.outputs[0]().data > 0))
+        relu.folded_grad = gx.data
+        return gx
+
+    def _relu_below(self):
+        """The ReLU whose output this pooling reads, when its backward may be folded in: a
+        backward on arrays (no graph, no kept gradients), the pooled output alive, float,
+        and without NaN (a NaN max need not sit at the arg-max, which comparisons pick)."""
+        if not backward_on_arrays():
+            return None
+        creator = self.inputs[0].creator
+        out = self.outputs[0]()
+        if creator.__class__ is not ReLU or out is None or out.data.dtype.kind != 'f' or \
+                get_array_module(out.data).isnan(out.data).any():
+            return None
+        return creator
 
 
 class Pooling2DGrad(Function):
