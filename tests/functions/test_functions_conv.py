@@ -393,8 +393,9 @@ def test_conv2d_grad_w_with_bias_gives_the_sum_of_gy(xs, ws, winograd):
     np.testing.assert_allclose(gb.data, gy.sum(axis=(0, 2, 3)), rtol=1e-5, atol=1e-5)
 
 
-def test_conv2d_with_more_output_channels_than_patch_rows_skips_the_crop(monkeypatch):
-    """A first layer (1 channel into 12) writes its product straight into the output."""
+def test_conv2d_forward_writes_its_product_straight_into_the_output(monkeypatch):
+    """The (OC, K) @ (K, L) product lands in y without a crop; only the transposed
+    orientation of deep patches goes through the flat layout and its crop."""
     import dezero.functions.conv as conv_module
     calls = []
     monkeypatch.setattr(conv_module, '_from_cols', lambda *a: calls.append(1))
@@ -402,7 +403,7 @@ def test_conv2d_with_more_output_channels_than_patch_rows_skips_the_crop(monkeyp
     y = F.conv2d(x, W, np.arange(12.0), pad=1)
     assert not calls
     np.testing.assert_allclose(y.data[0, 5, 2, 2], 9 + 5)
-    F.conv2d(x, np.ones((8, 1, 3, 3)), pad=1)  # 8 <= 9 rows: the flat layout, cropped
+    F.conv2d(np.ones((2, 32, 5, 6)), np.ones((3, 32, 3, 3)), pad=1)   # K = 288 >= 256
     assert calls
 
 
