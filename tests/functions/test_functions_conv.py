@@ -167,6 +167,8 @@ CONV_CASES = [
     ((2, 30, 7, 6), (4, 30, 3, 3), 2, 1),
     # more output channels than patch rows: the weight gradient skips the flat layout
     ((2, 1, 6, 5), (12, 1, 3, 3), 1, 1),
+    # deep patches, few output channels, little junk: the weight gradient's flat layout
+    ((2, 8, 12, 12), (4, 8, 3, 3), 1, 1),
     # 3x3 stride 1 with 16+ input channels: Winograd F(2x2, 3x3) (dezero.functions._winograd)
     ((2, 16, 6, 6), (16, 16, 3, 3), 1, 1),   # whole tiles
     ((2, 17, 7, 5), (18, 17, 3, 3), 1, 0),   # odd output sizes: partial tiles
@@ -360,7 +362,7 @@ def test_conv2d_double_backward(xs, ws, stride, pad):
 
 
 @pytest.mark.parametrize('xs, ws, stride, pad, winograd', [
-    (CONV_CASES[1] + (False,)),    # flat patch layout
+    (((1, 2, 11, 11), (1, 2, 3, 3), 1, 1, False)),   # the weight gradient's flat layout
     (CONV_CASES[2] + (False,)),    # strided
     (CONV_CASES[11] + (False,)),   # more output channels than patch rows: plain layout
     (((1, 2, 4, 5), (3, 2, 3, 3), 1, 1, True)),
@@ -378,6 +380,7 @@ def test_conv2d_bias_gradient_twice_differentiable(monkeypatch, xs, ws, stride, 
 
 
 @pytest.mark.parametrize('xs, ws, winograd', [((2, 3, 5, 5), (4, 3, 3, 3), False),
+                                              ((2, 8, 12, 12), (4, 8, 3, 3), False),  # flat
                                               ((2, 1, 6, 5), (12, 1, 3, 3), False),
                                               ((2, 16, 6, 6), (16, 16, 3, 3), True)])
 def test_conv2d_grad_w_with_bias_gives_the_sum_of_gy(xs, ws, winograd):
@@ -391,6 +394,18 @@ def test_conv2d_grad_w_with_bias_gives_the_sum_of_gy(xs, ws, winograd):
     np.testing.assert_allclose(gW.data, Conv2DGradW((3, 3), 1, 1)(x, gy).data, rtol=1e-6)
     assert gb.dtype == np.float32
     np.testing.assert_allclose(gb.data, gy.sum(axis=(0, 2, 3)), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize('K, OC, out, padded_w, flat', [
+    (72, 4, (12, 12), 14, True),     # the flat case of CONV_CASES
+    (9, 16, (28, 28), 30, False),    # conv1 of benchmarks/bench_cnn.py: gy is the wider
+    (144, 32, (14, 14), 16, False),  # conv2: gy has 32 / 144 >= 1/8 of the patch rows
+    (288, 16, (14, 14), 16, True),   # 16 / 288 < 1/8, junk 13%
+    (800, 64, (14, 14), 18, False),  # a 5x5 kernel: junk 26%
+])
+def test_weight_gradient_layout_rule(K, OC, out, padded_w, flat):
+    from dezero.functions.conv import _flat_grad_w
+    assert _flat_grad_w(K, OC, out, padded_w) is flat
 
 
 def test_conv2d_forward_writes_its_product_straight_into_the_output(monkeypatch):

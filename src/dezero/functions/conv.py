@@ -209,6 +209,19 @@ class Deconv2d(Function):
         return gx, gW
 
 
+def _flat_grad_w(K, OC, out, padded_w):
+    """Whether the weight gradient uses the flat layout (K patch rows, OC channels of gy
+    of size out). It copies patches in long runs, but also gy into padded rows, and
+    multiplies the junk columns; the plain layout copies patches in short runs. Measured
+    with the column path forced (1 thread): plain won where gy has at least 1/8 as many
+    rows as the patches (conv1 of benchmarks/bench_cnn.py 2.8 -> 1.8 ms, conv2 0.95x,
+    64 -> 128 channels 0.89x) or the junk columns add 20% (5x5 on 14x14: 0.88x), flat
+    where gy is thinner (32 -> 16 channels: plain 1.17x)."""
+    OH, OW = out
+    junk = (OH - 1) * (padded_w - OW) / (OH * OW)
+    return 8 * OC < K and junk < 0.2
+
+
 class Conv2DGradW(Function):
     """gW of conv2d: contracts the patches of x with gy over the batch and positions.
     With with_bias, the outputs are (gW, gb), gb being gy summed over all but channels."""
@@ -226,10 +239,7 @@ class Conv2DGradW(Function):
                 gy.shape[2:] == (H + 2 * p[0] - 2, W + 2 * p[1] - 2):
             gW, gb = _winograd.conv3x3_grad_w(x, gy, p, self.with_bias)
             return (gW, gb) if self.with_bias else gW
-        # The flat layout would copy gy into padded rows: when gy has more channels than
-        # the patches have rows, the plain layout's slower patch copy costs less (conv1 of
-        # benchmarks/bench_cnn.py, 9 patch rows and 16 channels: 2.8 -> 1.8 ms).
-        flat = OC <= C * k[0] * k[1]
+        flat = _flat_grad_w(C * k[0] * k[1], OC, gy.shape[2:], W + 2 * p[1])
         with_bias = self.with_bias
 
         def chunk(lo, hi):
