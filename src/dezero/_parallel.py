@@ -147,9 +147,11 @@ def run(fn, parts):
     return [first] + [f.result() for f in futures]
 
 
-# Elementwise kernels split only from this many elements on (a thread hand-off costs
-# about as much as a ufunc pass over some 10^5 floats).
-ELEMENTWISE_MIN = 1 << 18
+# Elementwise kernels split only from this many elements on: a thread hand-off costs about
+# as much as a ufunc pass over some 10^5 floats, and below this size two cores sharing the
+# memory bandwidth gained nothing (the CNN of benchmarks/bench_cnn.py at two threads:
+# ReLU over 401,408 floats 0.36 ms split, 0.30 ms not; over 802,816 0.55 ms split, 0.62 not).
+ELEMENTWISE_MIN = 1 << 19
 
 
 def elementwise(xp, kernel, out, *arrays):
