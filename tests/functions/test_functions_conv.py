@@ -218,6 +218,20 @@ def test_conv2d_in_one_image_blocks_matches_loops(monkeypatch, xs, ws, stride, p
     test_conv2d_forward_and_grads_match_loops(xs, ws, stride, pad, dtype)
 
 
+@pytest.mark.parametrize('xs, ws, stride, pad', [((5, 2, 6, 5), (3, 2, 3, 3), 1, 1),
+                                                 ((5, 1, 7, 7), (4, 1, 2, 3), (2, 1), 0)])
+def test_conv2d_bias_row_in_blocks_of_two_images(monkeypatch, xs, ws, stride, pad):
+    """The patch buffer with its row of ones (bias in the product) serves blocks of 2, 2
+    and 1 images: one buffer a block size, the ones row still in place."""
+    import dezero.functions.conv as conv_module
+    k, s, p = (ws[2], ws[3]), pair(stride), pair(pad)
+    OH = (xs[2] + 2 * p[0] - k[0]) // s[0] + 1
+    per_image = conv_module._col_bytes(np.zeros(xs, np.float32), ws[1] * k[0] * k[1], OH, p)
+    monkeypatch.setattr(conv_module, '_COL_BLOCK_BYTES', 2 * per_image)
+    assert conv_module._blocks(np, 0, 5, per_image) == [(0, 2), (2, 4), (4, 5)]
+    test_conv2d_forward_and_grads_match_loops(xs, ws, stride, pad, np.float32)
+
+
 @pytest.mark.parametrize('dtype', [np.float32, np.float64])
 @pytest.mark.parametrize('xs, ws, stride, pad', CONV_CASES)
 def test_conv2d_with_winograd_everywhere_matches_loops(monkeypatch, xs, ws, stride, pad, dtype):
