@@ -661,6 +661,23 @@ def test_average_pooling_forward_and_grad_match_loops(xs, k, s, p, dtype):
     np.testing.assert_allclose(vx.grad.data, gx_ref, **TOL[dtype])
 
 
+@pytest.mark.parametrize('xs', [(3, 2, 6, 8), (3, 2, 5, 7)])   # the second crops a border
+def test_pooling_2x2_one_image_a_block_matches_loops(monkeypatch, xs):
+    """2x2 pooling copies a block of images at a time into planes: one image a block here,
+    ties included (the first maximum in row-major order wins)."""
+    pooling_module = importlib.import_module('dezero.functions.pooling')
+    monkeypatch.setattr(pooling_module, '_PLANAR_BLOCK_BYTES', 1)
+    rng = np.random.RandomState(15)
+    x = rng.randint(-2, 3, size=xs).astype(np.float32)
+    gy = rng.randn(xs[0], xs[1], xs[2] // 2, xs[3] // 2).astype(np.float32)
+    y_ref, gx_ref = ref_pool(x, 2, 2, 0, gy, 'max')
+    vx = Variable(x)
+    y = F.pooling(vx, 2, 2)
+    np.testing.assert_array_equal(y.data, y_ref)
+    _backward(y, gy)
+    np.testing.assert_allclose(vx.grad.data, gx_ref, rtol=1e-6, atol=1e-6)
+
+
 def test_pooling_ties_send_gradient_to_first_maximum():
     x = Variable(np.ones((1, 1, 4, 4), dtype=np.float32))
     y = F.pooling(x, 2, 2)
