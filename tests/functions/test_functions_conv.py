@@ -161,7 +161,7 @@ CONV_CASES = [
     ((1, 1, 5, 5), (2, 1, 5, 5), 1, 0),
     ((1, 2, 6, 6), (2, 2, 2, 2), 3, 2),
     ((2, 2, 4, 5), (3, 2, 3, 3), 1, (2, 0)),
-    # deep patches (C*KH*KW >= 256): products run on the transposed views
+    # deep patches (C*KH*KW >= 256)
     ((2, 32, 5, 6), (3, 32, 3, 3), 1, 1),
     ((2, 4, 5, 6), (32, 4, 3, 3), 1, 1),     # its input gradient has the deep patches
     ((2, 30, 7, 6), (4, 30, 3, 3), 2, 1),
@@ -198,15 +198,6 @@ def test_conv2d_forward_and_grads_match_loops(xs, ws, stride, pad, dtype):
     for got, want in ((vx.grad, gx_ref), (vW.grad, gW_ref), (vb.grad, gb_ref)):
         assert got.dtype == dtype and got.shape == want.shape
         np.testing.assert_allclose(got.data, want, **TOL[dtype])
-
-
-@pytest.mark.parametrize('dtype', [np.float32, np.float64])
-@pytest.mark.parametrize('xs, ws, stride, pad', CONV_CASES)
-def test_conv2d_transposed_products_match_loops(monkeypatch, xs, ws, stride, pad, dtype):
-    """Every case again with the (L, K) @ (K, OC) orientation forced on."""
-    import dezero.functions.conv as conv_module
-    monkeypatch.setattr(conv_module, '_TRANSPOSED_MIN_K', 0)
-    test_conv2d_forward_and_grads_match_loops(xs, ws, stride, pad, dtype)
 
 
 @pytest.mark.parametrize('dtype', [np.float32, np.float64])
@@ -423,17 +414,21 @@ def test_weight_gradient_layout_rule(K, OC, out, padded_w, flat):
 
 
 def test_conv2d_forward_writes_its_product_straight_into_the_output(monkeypatch):
-    """The (OC, K) @ (K, L) product lands in y without a crop; only the transposed
-    orientation of deep patches goes through the flat layout and its crop."""
+    """The (OC, K) @ (K, L) product lands in y without a crop, deep patches included; only
+    mixed dtypes go through the flat layout and its crop (where the product's dtype is
+    cast)."""
     import dezero.functions.conv as conv_module
     calls = []
-    monkeypatch.setattr(conv_module, '_from_cols', lambda *a: calls.append(1))
+    original = conv_module._from_cols
+    monkeypatch.setattr(conv_module, '_from_cols', lambda *a: calls.append(1) or original(*a))
     x, W = np.ones((2, 1, 6, 5)), np.ones((12, 1, 3, 3))
     y = F.conv2d(x, W, np.arange(12.0), pad=1)
-    assert not calls
     np.testing.assert_allclose(y.data[0, 5, 2, 2], 9 + 5)
-    F.conv2d(np.ones((2, 32, 5, 6)), np.ones((3, 32, 3, 3)), pad=1)   # K = 288 >= 256
-    assert calls
+    F.conv2d(np.ones((2, 32, 5, 6)), np.ones((3, 32, 3, 3)), pad=1)   # K = 288
+    assert not calls
+    y = F.conv2d(np.ones((2, 2, 5, 6), np.float32), np.ones((3, 2, 3, 3)), pad=1)
+    assert calls and y.dtype == np.float64
+    np.testing.assert_allclose(y.data[0, 0, 2, 2], 18)
 
 
 @pytest.mark.parametrize('xs, ws, pad', [((1, 2, 4, 5), (3, 2, 3, 3), 1),

@@ -38,11 +38,6 @@ from dezero.utils_array import get_conv_outsize, get_deconv_outsize
 # ---------------------------------------------------------------------------
 # conv2d / deconv2d
 # ---------------------------------------------------------------------------
-# OpenBLAS runs (OC, K) @ (K, L) products with a deep K (>= this) and few output channels
-# at half speed; (L, K) @ (K, OC) on the transposed views is then twice as fast (measured
-# on conv2's input gradient in benchmarks/bench_cnn.py: K = 288, OC = 16, L = 222).
-_TRANSPOSED_MIN_K = 256
-_TRANSPOSED_MAX_OC = 64
 
 
 # On NumPy, the patches are copied and multiplied a few images at a time, so that each
@@ -68,12 +63,13 @@ def _conv_forward(xp, x, W, s, p, out, b=None):
         return _winograd.conv3x3(x, W, p, out, b)
     OC = W.shape[0]
     Wm = W.reshape(OC, -1)
-    transposed = xp is np and Wm.shape[1] >= _TRANSPOSED_MIN_K and OC <= _TRANSPOSED_MAX_OC
     y = xp.empty((x.shape[0], OC) + tuple(out), dtype=xp.result_type(x, W))
     # The product of the plain layout goes straight into y: its patch copy is slower than
     # the flat layout's, but cropping the flat product costs more (benchmarks/bench_cnn.py:
-    # conv1 2.0 -> 1.4 ms, conv2 at 2 threads 4.4 -> 3.9 ms; other shapes 0.89-1.0x).
-    direct = not transposed and y.dtype == Wm.dtype == x.dtype
+    # conv1 2.0 -> 1.4 ms, conv2 at 2 threads 4.4 -> 3.9 ms; other shapes 0.84-1.02x, deep
+    # patches included, which an (L, K) @ (K, OC) product on transposed views once served).
+    # Mixed dtypes take the flat layout, the product's dtype then cast in the crop.
+    direct = y.dtype == Wm.dtype == x.dtype
     # With a bias, the patches get a row of ones and W a column holding b: the product adds
     # the bias, one pass over the output fewer (conv1 of benchmarks/bench_cnn.py 1.92 ->
     # 1.75 ms). Not for 1x1 kernels, whose patch columns are a view of x, not a copy.
@@ -100,11 +96,7 @@ def _conv_forward(xp, x, W, s, p, out, b=None):
                 dest += b.reshape(-1, 1)
         else:
             col = _cols(xp, x[lo:hi], W.shape[2:], s, p, out)
-            if transposed:
-                z = xp.matmul(col.transpose(0, 2, 1), Wm.T).transpose(0, 2, 1)
-            else:
-                z = xp.matmul(Wm, col)
-            _from_cols(xp, z, x.shape[3], p, s, out, y[lo:hi], b)
+            _from_cols(xp, xp.matmul(Wm, col), x.shape[3], p, s, out, y[lo:hi], b)
 
     def part(lo, hi):
         buffers = {}
