@@ -152,3 +152,34 @@ def test_split_over_threads_matches_one_thread(monkeypatch, dtype, name, f, shap
     for one, two in zip(results['1'], results['2']):
         assert two.dtype == dtype
         np.testing.assert_allclose(two, one, rtol=tol, atol=tol)
+
+
+def test_warm_blas_runs_one_product_in_n_threads_at_once_once(monkeypatch, two_blas_threads):
+    """Each of n threads that multiply at once has a BLAS buffer of its own: warm_blas(n)
+    runs the warming product in n distinct threads together, once per thread count."""
+    import threading
+    monkeypatch.setattr(_parallel, '_warmed', 0)
+    seen = []
+    monkeypatch.setattr(_parallel, '_warm_product', lambda: seen.append(threading.get_ident()))
+    _parallel.warm_blas(2)
+    assert len(seen) == 2 and len(set(seen)) == 2
+    assert set(_blas_threads()) == {1}   # pinned like a split
+    _parallel.warm_blas(2)
+    _parallel.warm_blas(1)
+    assert len(seen) == 2                 # done already
+    _parallel.warm_blas(3)
+    assert len(seen) == 5 and len(set(seen[2:])) == 3
+
+
+def test_convolutions_warm_blas_before_their_products(monkeypatch, standin_gpu):
+    calls = []
+    monkeypatch.setattr(_parallel, 'warm_blas', calls.append)
+    monkeypatch.setenv('DEZERO_NUM_THREADS', '1')
+    x, W = np.ones((2, 3, 5, 5), np.float32), np.ones((4, 3, 3, 3), np.float32)
+    F.conv2d(Variable(x), W, pad=1).backward()
+    assert calls and set(calls) == {1}    # forward, input and weight gradients
+    calls.clear()
+    from dezero.functions.conv import _conv_forward
+    _conv_forward(standin_gpu, standin_gpu.asarray(x), standin_gpu.asarray(W), (1, 1),
+                  (1, 1), (5, 5))
+    assert not calls                      # not for another array module

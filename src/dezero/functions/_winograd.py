@@ -207,7 +207,7 @@ def _run_blocks(N, per_image, work_per_image, make, run):
             run(spaces[b - a], a, b)
         return list(spaces.values())
 
-    return _parallel.run(part, _chunks(N, work_per_image))
+    return _parallel.run_products(np, part, _chunks(N, work_per_image))
 
 
 def conv3x3(x, W, pad, out, b=None):

@@ -103,9 +103,9 @@ def _conv_forward(xp, x, W, s, p, out, b=None):
         for a, c in _blocks(xp, lo, hi, _col_bytes(x, K, out[0], p)):
             block(a, c, buffers)
 
-    _parallel.run(part, _parallel.chunks(xp, x.shape[0], _MIN_CHUNK,
-                                         OC * K * out[0] * out[1],
-                                         _parallel.MIN_PRODUCT_WORK))
+    _parallel.run_products(xp, part, _parallel.chunks(xp, x.shape[0], _MIN_CHUNK,
+                                                      OC * K * out[0] * out[1],
+                                                      _parallel.MIN_PRODUCT_WORK))
     return y
 
 
@@ -129,8 +129,9 @@ def _deconv_forward(xp, x, W, s, p, out_hw):
             y[a:b] = _col2im(xp, gcol, (b - a, OC) + tuple(out_hw), (KH, KW), s, p,
                              x.shape[2:])
 
-    _parallel.run(part, _parallel.chunks(xp, N, _MIN_CHUNK, OC * KH * KW * C * x.shape[2] *
-                                         x.shape[3], _parallel.MIN_PRODUCT_WORK))
+    work = OC * KH * KW * C * x.shape[2] * x.shape[3]
+    _parallel.run_products(xp, part, _parallel.chunks(xp, N, _MIN_CHUNK, work,
+                                                      _parallel.MIN_PRODUCT_WORK))
     return y
 
 
@@ -271,8 +272,8 @@ class Conv2DGradW(Function):
                     gb += xp.matmul(g, ones).sum(axis=0)
             return gW, gb
         work = C * k[0] * k[1] * gy.shape[2] * gy.shape[3] * OC
-        partial = _parallel.run(chunk, _parallel.chunks(xp, N, _MIN_CHUNK, work,
-                                                        _parallel.MIN_PRODUCT_WORK))
+        partial = _parallel.run_products(xp, chunk, _parallel.chunks(
+            xp, N, _MIN_CHUNK, work, _parallel.MIN_PRODUCT_WORK))
         gW, gb = partial[0]
         for other_gW, other_gb in partial[1:]:
             gW += other_gW
