@@ -72,6 +72,10 @@ CASES = {
                    [_pos(2, 3), _pos(2, 4)] + [_pos(3, 4) for _ in range(4)] +
                    [_pos(4) for _ in range(4)] + [_pos(4, 4) for _ in range(4)]),
     'lstm_cell_h_only': (lambda *a: F.lstm_cell(*a)[1], [_pos(2, 3) - 1.0 for _ in range(5)]),
+    'conv2d': (lambda x, W, b: F.conv2d(x, W, b, stride=1, pad=1),
+               [_pos(2, 3, 5, 4), _pos(4, 3, 3, 3), _pos(4)]),
+    'conv2d_nobias_strided': (lambda x, W: F.conv2d(x, W, stride=2, pad=1),
+                              [_pos(2, 3, 5, 4), _pos(4, 3, 3, 3)]),
 }
 
 

@@ -183,3 +183,67 @@ def test_convolutions_warm_blas_before_their_products(monkeypatch, standin_gpu):
     _conv_forward(standin_gpu, standin_gpu.asarray(x), standin_gpu.asarray(W), (1, 1),
                   (1, 1), (5, 5))
     assert not calls                      # not for another array module
+
+
+@pytest.mark.parametrize('how', ['run', 'run_tasks'])
+def test_pool_threads_follow_the_callers_errstate(two_blas_threads, how):
+    """np.errstate is per thread: the parts that run in the pool get the caller's."""
+    def overflow(*_):
+        return np.float32(3e38) * np.float32(10)
+    with np.errstate(over='raise'):
+        with pytest.raises(FloatingPointError):
+            if how == 'run':
+                _parallel.run(overflow, [(0, 1), (1, 2)])
+            else:
+                _parallel.run_tasks([lambda: None, overflow])
+    with np.errstate(over='ignore'):
+        import warnings
+        with warnings.catch_warnings():
+            warnings.simplefilter('error')   # a RuntimeWarning would fail here
+            if how == 'run':
+                _parallel.run(overflow, [(0, 1), (1, 2)])
+            else:
+                _parallel.run_tasks([lambda: None, overflow])
+
+
+def test_run_tasks_one_thread_each_not_split_again(monkeypatch, two_blas_threads):
+    import threading
+    monkeypatch.setenv('DEZERO_NUM_THREADS', '2')
+    idents = []
+
+    def task(k):
+        def run():
+            idents.append(threading.get_ident())
+            return k, _parallel.chunks(np, 64, 8), _parallel.run_tasks([lambda: 'nested'])
+        return run
+    out = _parallel.run_tasks([task(0), task(1)])
+    assert [o[0] for o in out] == [0, 1]
+    assert all(o[1] == [(0, 64)] for o in out)       # a task has its thread to itself
+    assert all(o[2] == ['nested'] for o in out)
+    assert len(set(idents)) == 2
+    assert _parallel.chunks(np, 64, 8) == [(0, 32), (32, 64)]   # outside: split as usual
+    monkeypatch.setenv('DEZERO_NUM_THREADS', '1')
+    idents.clear()
+    assert [o[0] for o in _parallel.run_tasks([task(0), task(1)])] == [0, 1]
+    assert set(idents) == {threading.get_ident()}    # one thread: one after the other
+
+
+@pytest.mark.parametrize('bias', [True, False])
+def test_conv2d_backward_runs_input_and_weight_gradients_at_once(monkeypatch,
+                                                                 two_blas_threads, bias):
+    monkeypatch.setenv('DEZERO_NUM_THREADS', '2')
+    calls = []
+    original = _parallel.run_tasks
+    monkeypatch.setattr(_parallel, 'run_tasks', lambda fns: calls.append(len(fns)) or
+                        original(fns))
+    rng = np.random.RandomState(3)
+    arrays = [rng.randn(4, 3, 6, 5), rng.randn(5, 3, 3, 3)] + ([rng.randn(5)] if bias else [])
+    w = rng.randn(4, 5, 6, 5)
+    grads = {}
+    for create_graph in (False, True):
+        vs = [Variable(a) for a in arrays]
+        F.sum(F.conv2d(*vs, pad=1) * w).backward(create_graph=create_graph)
+        grads[create_graph] = [v.grad.data for v in vs]
+    assert calls == [2]          # the array backward only
+    for fast, slow in zip(grads[False], grads[True]):
+        np.testing.assert_allclose(fast, slow, rtol=1e-12, atol=1e-12)

@@ -23,6 +23,7 @@ import threading
 import numpy as np
 
 _lock = threading.Lock()
+_task = threading.local()   # .running: this thread runs one of run_tasks' callables
 _blas = None          # threadpoolctl controllers of the loaded BLAS libraries, [] if none
 _pool = None
 _pool_size = 0
@@ -123,16 +124,29 @@ MIN_ELEMENT_WORK = 1 << 17
 def chunks(xp, n, min_chunk, item_work=0, min_work=0):
     """[(start, stop)] cutting range(n) into one chunk per thread, or [(0, n)] when the
     split does not apply (CuPy, one thread, no threadpoolctl, fewer than 2*min_chunk items,
-    or fewer than 2*min_work units of work at item_work units an item)."""
+    fewer than 2*min_work units of work at item_work units an item, or inside one of
+    run_tasks' callables, which has its thread to itself)."""
     if item_work > 0 and min_work > 0:
         min_chunk = max(min_chunk, -(-min_work // item_work))
-    if xp is not np or n < 2 * min_chunk:
+    if xp is not np or n < 2 * min_chunk or getattr(_task, 'running', False):
         return [(0, n)]
     threads = min(num_threads(), n // min_chunk)
     if threads < 2 or not _blas_controllers():
         return [(0, n)]
     bounds = [n * i // threads for i in range(threads + 1)]
     return list(zip(bounds[:-1], bounds[1:]))
+
+
+def _with_caller_errstate(fn):
+    """fn as the pool's threads should run it: under the calling thread's np.errstate
+    (NumPy keeps it per thread; a `with np.errstate(...)` around a call must cover the
+    parts that run elsewhere)."""
+    err = np.geterr()
+
+    def call(*args):
+        with np.errstate(**err):
+            return fn(*args)
+    return call
 
 
 def run(fn, parts):
@@ -142,7 +156,8 @@ def run(fn, parts):
         return [fn(*parts[0])]
     _pin_blas()
     pool = _executor(len(parts) - 1)
-    futures = [pool.submit(fn, *part) for part in parts[1:]]
+    elsewhere = _with_caller_errstate(fn)
+    futures = [pool.submit(elsewhere, *part) for part in parts[1:]]
     first = fn(*parts[0])
     return [first] + [f.result() for f in futures]
 
@@ -186,6 +201,31 @@ def warm_blas(n):
         for f in futures:
             f.result()
     _warmed = n
+
+
+def run_tasks(fns):
+    """Independent callables at once, one a thread (BLAS pinned to one thread, kernels
+    inside not split again); their results in order. One after the other with one
+    thread, one callable, or no threadpoolctl. Two halves of a backward that need each
+    other's nothing (a convolution's input and weight gradients) gain this way over
+    splitting each one's batch, which passes over memory share badly."""
+    if len(fns) < 2 or num_threads() < 2 or not _blas_controllers() or \
+            getattr(_task, 'running', False):
+        return [f() for f in fns]
+    warm_blas(len(fns))
+    _pin_blas()
+
+    def task(f):
+        _task.running = True
+        try:
+            return f()
+        finally:
+            _task.running = False
+    pool = _executor(len(fns) - 1)
+    elsewhere = _with_caller_errstate(task)
+    futures = [pool.submit(elsewhere, f) for f in fns[1:]]
+    first = task(fns[0])
+    return [first] + [f.result() for f in futures]
 
 
 def run_products(xp, fn, parts):
