@@ -28,7 +28,7 @@ class _ThreadSettings(threading.local):
         self.train = True
         self.detect_anomaly = False  # see dezero.anomaly; set through set_detect_anomaly
         self.anomaly_backward = None  # the Function whose backward runs, while detecting
-        self.retain_grad = False  # while a backward runs: whether it keeps every gradient
+        self.arrays_walk = False  # a backward walk on arrays runs (no graph, no kept grads)
 
 
 _settings = _ThreadSettings()
@@ -303,10 +303,10 @@ class Variable:
         heappush, heappop = heapq.heappush, heapq.heappop
         settings = _settings
         saved = settings.enable_backprop
-        saved_retain = settings.retain_grad
+        saved_walk = settings.arrays_walk
         settings.enable_backprop = create_graph
-        settings.retain_grad = retain_grad
         on_arrays = not create_graph
+        settings.arrays_walk = on_arrays and not retain_grad
         check = settings.detect_anomaly
         if check:
             check_backward = _anomaly_hooks['check_backward']
@@ -358,7 +358,7 @@ class Variable:
                             y.grad = None
         finally:
             settings.enable_backprop = saved
-            settings.retain_grad = saved_retain
+            settings.arrays_walk = saved_walk
             if check:
                 settings.anomaly_backward = None
 
@@ -416,9 +416,10 @@ class _Constant(Variable):
 
 def backward_on_arrays():
     """True inside a backward walk that builds no graph and keeps no intermediate gradient
-    (create_graph and retain_grad both False): a backward may then hand its inputs'
-    creators work that only their own backward observes (see Pooling2D.backward)."""
-    return not _settings.enable_backprop and not _settings.retain_grad
+    (create_graph and retain_grad both False), False elsewhere: a backward may then hand
+    its inputs' creators work that only their own backward observes (see
+    Pooling2D.backward)."""
+    return _settings.arrays_walk
 
 
 def needs_grad(v):

@@ -831,3 +831,17 @@ def test_pooling_errors():
 def test_functions_conv_module_reexports():
     assert FC.conv2d is F.conv2d and FC.pooling is F.pooling and FC.im2col is F.im2col
     assert FC.get_conv_outsize(5, 3, 2, 1) == 3 and FC.get_deconv_outsize(3, 3, 2, 1) == 5
+
+
+def test_pooling_backward_called_by_hand_does_not_fold():
+    """Outside a backward walk (a backward called by hand, under no_grad too) the pooling
+    gives its own gradient, unmasked."""
+    import dezero
+    from dezero.core import backward_on_arrays
+    h = Variable(-np.ones((1, 1, 2, 2), np.float32))
+    z = F.pooling(F.relu(h), 2, 2)
+    assert not backward_on_arrays()
+    with dezero.no_grad():
+        assert not backward_on_arrays()
+        gx = z.creator.backward(Variable(np.full((1, 1, 1, 1), 3.0, np.float32)))
+    np.testing.assert_array_equal(gx.data[0, 0], [[3.0, 0.0], [0.0, 0.0]])
