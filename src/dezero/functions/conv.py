@@ -274,16 +274,24 @@ class Conv2DGradW(Function):
         flat = _flat_grad_w(C * k[0] * k[1], OC, gy.shape[2:], W + 2 * p[1])
         with_bias = self.with_bias
 
+        K = C * k[0] * k[1]
+        # Summed over n: (n, K, L) @ (n, L, OC), or (n, OC, L) @ (n, L, K) when the patches
+        # have fewer rows than gy has channels (1 -> 16 channels, 3x3: 0.89x the time; at
+        # K >= OC the first was 2-18% faster).
+        by_channel = K < OC
+
         def chunk(lo, hi):
-            gW = xp.zeros((C * k[0] * k[1], OC), dtype=xp.result_type(x, gy))
+            gW = xp.zeros((OC, K) if by_channel else (K, OC), dtype=xp.result_type(x, gy))
             gb = ones = None
             if with_bias:
                 gb = xp.zeros(OC, dtype=gy.dtype)
-            for a, b in _blocks(xp, lo, hi, _col_bytes(x, C * k[0] * k[1], gy.shape[2], p)):
+            for a, b in _blocks(xp, lo, hi, _col_bytes(x, K, gy.shape[2], p)):
                 col = _cols(xp, x[a:b], k, s, p, gy.shape[2:], flat)
                 g = _to_cols(xp, gy[a:b], W, p, s, flat)
-                # (n, CKK, L) @ (n, L, OC) summed over n: the cheaper orientation for BLAS.
-                gW += xp.matmul(col, g.transpose(0, 2, 1)).sum(axis=0)
+                if by_channel:
+                    gW += xp.matmul(g, col.transpose(0, 2, 1)).sum(axis=0)
+                else:
+                    gW += xp.matmul(col, g.transpose(0, 2, 1)).sum(axis=0)
                 if with_bias:
                     # A product with ones: twice as fast as sum(axis=(0, 2)). The flat
                     # layout's junk columns are zero.
@@ -291,7 +299,7 @@ class Conv2DGradW(Function):
                         ones = xp.ones(g.shape[2], dtype=g.dtype)
                     gb += xp.matmul(g, ones).sum(axis=0)
             return gW, gb
-        work = C * k[0] * k[1] * gy.shape[2] * gy.shape[3] * OC
+        work = K * gy.shape[2] * gy.shape[3] * OC
         partial = _parallel.run_products(xp, chunk, _parallel.chunks(
             xp, N, _MIN_CHUNK, work, _parallel.MIN_PRODUCT_WORK))
         gW, gb = partial[0]
@@ -299,7 +307,7 @@ class Conv2DGradW(Function):
             gW += other_gW
             if with_bias:
                 gb += other_gb
-        gW = xp.ascontiguousarray(gW.T).reshape(OC, C, k[0], k[1])
+        gW = (gW if by_channel else xp.ascontiguousarray(gW.T)).reshape(OC, C, k[0], k[1])
         return (gW, gb) if with_bias else gW
 
     def backward(self, ggW, ggb=None):
