@@ -195,7 +195,7 @@ def test_pool_threads_follow_the_callers_errstate(two_blas_threads, how):
             if how == 'run':
                 _parallel.run(overflow, [(0, 1), (1, 2)])
             else:
-                _parallel.run_tasks([lambda: None, overflow])
+                _parallel.run_tasks(np, [lambda: None, overflow])
     with np.errstate(over='ignore'):
         import warnings
         with warnings.catch_warnings():
@@ -203,7 +203,7 @@ def test_pool_threads_follow_the_callers_errstate(two_blas_threads, how):
             if how == 'run':
                 _parallel.run(overflow, [(0, 1), (1, 2)])
             else:
-                _parallel.run_tasks([lambda: None, overflow])
+                _parallel.run_tasks(np, [lambda: None, overflow])
 
 
 def test_run_tasks_one_thread_each_not_split_again(monkeypatch, two_blas_threads):
@@ -214,9 +214,9 @@ def test_run_tasks_one_thread_each_not_split_again(monkeypatch, two_blas_threads
     def task(k):
         def run():
             idents.append(threading.get_ident())
-            return k, _parallel.chunks(np, 64, 8), _parallel.run_tasks([lambda: 'nested'])
+            return k, _parallel.chunks(np, 64, 8), _parallel.run_tasks(np, [lambda: 'nested'])
         return run
-    out = _parallel.run_tasks([task(0), task(1)])
+    out = _parallel.run_tasks(np, [task(0), task(1)])
     assert [o[0] for o in out] == [0, 1]
     assert all(o[1] == [(0, 64)] for o in out)       # a task has its thread to itself
     assert all(o[2] == ['nested'] for o in out)
@@ -224,7 +224,7 @@ def test_run_tasks_one_thread_each_not_split_again(monkeypatch, two_blas_threads
     assert _parallel.chunks(np, 64, 8) == [(0, 32), (32, 64)]   # outside: split as usual
     monkeypatch.setenv('DEZERO_NUM_THREADS', '1')
     idents.clear()
-    assert [o[0] for o in _parallel.run_tasks([task(0), task(1)])] == [0, 1]
+    assert [o[0] for o in _parallel.run_tasks(np, [task(0), task(1)])] == [0, 1]
     assert set(idents) == {threading.get_ident()}    # one thread: one after the other
 
 
@@ -234,8 +234,8 @@ def test_conv2d_backward_runs_input_and_weight_gradients_at_once(monkeypatch,
     monkeypatch.setenv('DEZERO_NUM_THREADS', '2')
     calls = []
     original = _parallel.run_tasks
-    monkeypatch.setattr(_parallel, 'run_tasks', lambda fns: calls.append(len(fns)) or
-                        original(fns))
+    monkeypatch.setattr(_parallel, 'run_tasks', lambda xp, fns: calls.append(len(fns)) or
+                        original(xp, fns))
     rng = np.random.RandomState(3)
     arrays = [rng.randn(4, 3, 6, 5), rng.randn(5, 3, 3, 3)] + ([rng.randn(5)] if bias else [])
     w = rng.randn(4, 5, 6, 5)

@@ -149,17 +149,23 @@ def _with_caller_errstate(fn):
     return call
 
 
+def _fan_out(fn, args):
+    """fn(*a) for every a in args at once: the first here, the others in the pool (under
+    the caller's errstate), BLAS pinned to one thread; the results in order."""
+    _pin_blas()
+    pool = _executor(len(args) - 1)
+    elsewhere = _with_caller_errstate(fn)
+    futures = [pool.submit(elsewhere, *a) for a in args[1:]]
+    first = fn(*args[0])
+    return [first] + [f.result() for f in futures]
+
+
 def run(fn, parts):
     """fn(start, stop) for every part, concurrently with BLAS pinned to one thread (and left
     pinned: see restore_blas); the results in order. With one part, fn runs here."""
     if len(parts) == 1:
         return [fn(*parts[0])]
-    _pin_blas()
-    pool = _executor(len(parts) - 1)
-    elsewhere = _with_caller_errstate(fn)
-    futures = [pool.submit(elsewhere, *part) for part in parts[1:]]
-    first = fn(*parts[0])
-    return [first] + [f.result() for f in futures]
+    return _fan_out(fn, parts)
 
 
 # OpenBLAS runs small products up to 2.5x slower from a packing buffer that no large
@@ -186,34 +192,28 @@ def warm_blas(n):
     if n == 1:
         _warm_product()
     else:
-        _pin_blas()
         barrier = threading.Barrier(n)
 
-        def warm(_lo, _hi):
+        def warm():
             try:  # all n in BLAS at once: each takes a buffer of its own
                 barrier.wait(timeout=1.0)
             except threading.BrokenBarrierError:  # pool workers busy elsewhere: warm anyway
                 pass
             _warm_product()
-        pool = _executor(n - 1)
-        futures = [pool.submit(warm, 0, 0) for _ in range(n - 1)]
-        warm(0, 0)
-        for f in futures:
-            f.result()
+        _fan_out(warm, [()] * n)
     _warmed = n
 
 
-def run_tasks(fns):
+def run_tasks(xp, fns):
     """Independent callables at once, one a thread (BLAS pinned to one thread, kernels
-    inside not split again); their results in order. One after the other with one
-    thread, one callable, or no threadpoolctl. Two halves of a backward that need each
+    inside not split again); their results in order. One after the other on CuPy, with
+    one thread, one callable, or no threadpoolctl. Two halves of a backward that need each
     other's nothing (a convolution's input and weight gradients) gain this way over
     splitting each one's batch, which passes over memory share badly."""
-    if len(fns) < 2 or num_threads() < 2 or not _blas_controllers() or \
+    if xp is not np or len(fns) < 2 or num_threads() < 2 or not _blas_controllers() or \
             getattr(_task, 'running', False):
         return [f() for f in fns]
     warm_blas(len(fns))
-    _pin_blas()
 
     def task(f):
         _task.running = True
@@ -221,11 +221,7 @@ def run_tasks(fns):
             return f()
         finally:
             _task.running = False
-    pool = _executor(len(fns) - 1)
-    elsewhere = _with_caller_errstate(task)
-    futures = [pool.submit(elsewhere, f) for f in fns[1:]]
-    first = task(fns[0])
-    return [first] + [f.result() for f in futures]
+    return _fan_out(task, [(f,) for f in fns])
 
 
 def run_products(xp, fn, parts):

@@ -111,18 +111,24 @@ def _flat(s):
     return s[0] == 1 and s[1] == 1
 
 
-def _cols(xp, x, k, s, p, out, flat=True):
-    """Column array (N, C*KH*KW, L) of x's patches (a copy; a view for 1x1 kernels); in the
-    flat layout where the stride allows it, unless flat is False."""
+def _patches(xp, x, k, s, p, out, flat=True):
+    """Strided view of x's patches: (N, C, KH, KW, L) in the flat layout (where the stride
+    allows it, unless flat is False), else (N, C, KH, KW, OH, OW)."""
     N, C, H, W = x.shape
     xpad = xp.ascontiguousarray(_pad(xp, x, p))
     if flat and _flat(s):
         Wp = W + 2 * p[1]
         L = (out[0] - 1) * Wp + out[1]
         s0, s1, _, s3 = xpad.strides
-        v = _as_strided(xp, xpad, (N, C, k[0], k[1], L), (s0, s1, Wp * s3, s3, s3))
-        return v.reshape(N, C * k[0] * k[1], L)
-    return _windows(xp, xpad, k, s, out).reshape(N, C * k[0] * k[1], out[0] * out[1])
+        return _as_strided(xp, xpad, (N, C, k[0], k[1], L), (s0, s1, Wp * s3, s3, s3))
+    return _windows(xp, xpad, k, s, out)
+
+
+def _cols(xp, x, k, s, p, out, flat=True):
+    """Column array (N, C*KH*KW, L) of x's patches (a copy; a view for 1x1 kernels); in the
+    flat layout where the stride allows it, unless flat is False."""
+    v = _patches(xp, x, k, s, p, out, flat)
+    return v.reshape(v.shape[0], v.shape[1] * k[0] * k[1], int(np.prod(v.shape[4:])))
 
 
 def _from_cols(xp, y, in_w, p, s, out, dest=None, bias=None):
