@@ -413,6 +413,19 @@ def test_weight_gradient_layout_rule(K, OC, out, padded_w, flat):
     assert _flat_grad_w(K, OC, out, padded_w) is flat
 
 
+@pytest.mark.parametrize('C, OC, in_hw, out_hw, flipped', [
+    (4, 3, (3, 3), (5, 5), False),       # CONV_CASES[0]'s input gradient: scatter-adds
+    (3, 32, (5, 6), (5, 6), True),       # CONV_CASES[8]'s: the flipped kernel
+    (50, 20, (8, 8), (12, 12), False),   # LeNet's second 5x5 layer: 0.52x the time
+    (16, 1, (28, 28), (28, 28), False),  # a thin output: 0.36x
+    (32, 16, (14, 14), (14, 14), True),  # conv2 of benchmarks/bench_cnn.py: 0.7x flipped
+    (32, 32, (28, 28), (28, 28), True),
+])
+def test_transposed_convolution_path_rule(C, OC, in_hw, out_hw, flipped):
+    from dezero.functions.conv import _flipped_is_cheaper
+    assert _flipped_is_cheaper(C, OC, in_hw, out_hw) is flipped
+
+
 def test_conv2d_forward_writes_its_product_straight_into_the_output(monkeypatch):
     """The (OC, K) @ (K, L) product lands in y without a crop, deep patches included; only
     mixed dtypes go through the flat layout and its crop (where the product's dtype is
