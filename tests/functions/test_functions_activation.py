@@ -22,6 +22,18 @@ def _smooth_input(shape, seed=0):
 # op registry (tests/op_registry.py) checks these for every activation.
 
 
+@pytest.mark.parametrize('dtype, rtol', [(np.float16, 1e-3), (np.float32, 1e-6),
+                                         (np.float64, 1e-14)])
+def test_sigmoid_keeps_its_relative_precision_in_the_tails(dtype, rtol):
+    """Small sigmoids stay nonzero and precise (0.5 tanh(0.5 x) + 0.5 rounded them to 0),
+    float16 through float32 (its own exp overflows at -11)."""
+    x = np.array([-60.0, -20.0, -12.0, -5.0, 0.0, 5.0, 30.0]).astype(dtype)
+    want = (1 / (1 + np.exp(-x.astype(np.float64)))).astype(dtype)  # float16: 0 below 6e-8
+    y = F.sigmoid(x)
+    assert y.dtype == dtype
+    np.testing.assert_allclose(y.data, want, rtol=rtol, atol=0)
+
+
 @pytest.mark.parametrize('f', [F.softmax, F.softmax_simple, F.log_softmax])
 @pytest.mark.parametrize('axis', [0, 2, -1, (1, 2)])
 def test_rowwise_other_axes(f, axis):
