@@ -2,8 +2,8 @@
 gelu, elu, silu, softplus, hardtanh; argmax/argmin (not differentiable).
 
 The stable forms never overflow: sigmoid's exp(-x) may reach inf (then 1 / (1 + inf) is the
-right 0, no warning), softmax and log_softmax subtract the row maximum first. Every backward is written with dezero Functions,
-so it can be differentiated again.
+right 0, no warning), softmax and log_softmax subtract the row maximum first. Every
+backward is written with dezero Functions, so it can be differentiated again.
 """
 import numpy as np
 
