@@ -686,6 +686,62 @@ def test_pooling_2x2_one_image_a_block_matches_loops(monkeypatch, xs):
     np.testing.assert_allclose(vx.grad.data, gx_ref, rtol=1e-6, atol=1e-6)
 
 
+# windows that overlap, are padded or leave a border: pooling on stride-parity planes
+PLANE_CASES = [c for c in POOL_CASES if pair(c[1]) != pair(c[2]) or pair(c[3]) != (0, 0)] + [
+    ((2, 3, 9, 8), 3, 2, 1),         # ResNet's stem pooling
+    ((1, 2, 8, 9), (2, 3), (3, 2), (1, 1)),
+    ((1, 1, 6, 6), 3, 3, 1),         # disjoint padded windows: their gradient is assigned
+]
+
+
+@pytest.mark.parametrize('dtype', [np.float16, np.float32, np.float64, np.longdouble,
+                                   np.int32])
+@pytest.mark.parametrize('xs, k, s, p', PLANE_CASES)
+def test_pooling_planes_one_channel_a_block_match_loops(monkeypatch, xs, k, s, p, dtype):
+    """Max pooling of overlapping or padded windows copies a block of channels at a time into
+    stride-parity planes (dezero.functions._pool_planes): one channel a block here, ties
+    included; longdouble takes the masked-add backward (no unsigned type of its size)."""
+    from dezero.functions import _pool_planes
+    monkeypatch.setattr(_pool_planes, '_BLOCK_BYTES', 1)
+    rng = np.random.RandomState(16)
+    x = rng.randint(-2, 3, size=xs).astype(dtype)
+    k2, s2, p2 = pair(k), pair(s), pair(p)
+    out = tuple((xs[i + 2] + 2 * p2[i] - k2[i]) // s2[i] + 1 for i in range(2))
+    gy = rng.randint(-4, 5, size=xs[:2] + out).astype(dtype)
+    y_ref, gx_ref = ref_pool(x, k, s, p, gy)
+    y, idx = _pool_planes.max_windows(x, k2, s2, p2, out, np.uint8)
+    assert y.dtype == dtype
+    np.testing.assert_array_equal(y, y_ref.astype(dtype))
+    gx = _pool_planes.max_windows_grad(gy, idx, xs, k2, s2, p2)
+    assert gx.dtype == dtype
+    np.testing.assert_array_equal(gx, gx_ref.astype(dtype))
+
+
+@pytest.mark.parametrize('bad', [np.nan, np.inf, -np.inf])
+@pytest.mark.parametrize('xs, k, s, p', PLANE_CASES[-3:])
+def test_pooling_planes_keep_a_non_finite_gradient_at_its_arg_max(xs, k, s, p, bad):
+    rng = np.random.RandomState(1)
+    x = rng.randint(-2, 3, size=xs).astype(np.float32)
+    vx = Variable(x)
+    y = F.pooling(vx, k, s, p)
+    gy = rng.randn(*y.shape).astype(np.float32)
+    gy[0, 0, 1, 1] = bad
+    _, gx_ref = ref_pool(x, k, s, p, gy)
+    y.grad = Variable(gy)
+    y.backward()
+    # overlapping windows add in float32: rounding apart, the same, NaN and inf in place
+    np.testing.assert_allclose(vx.grad.data, gx_ref, rtol=1e-6, atol=1e-6)
+
+
+def test_pooling_planes_keep_negative_zero_gradients_of_disjoint_windows():
+    x = np.arange(36, dtype=np.float32).reshape(1, 1, 6, 6)
+    vx = Variable(x)
+    y = F.pooling(vx, 3, 3, 1)
+    y.grad = Variable(np.full(y.shape, -0.0, dtype=np.float32))
+    y.backward()
+    assert np.signbit(vx.grad.data).sum() == y.size   # one -0.0 a window, at its max
+
+
 def test_pooling_ties_send_gradient_to_first_maximum():
     x = Variable(np.ones((1, 1, 4, 4), dtype=np.float32))
     y = F.pooling(x, 2, 2)

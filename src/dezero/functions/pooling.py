@@ -11,6 +11,7 @@ import numpy as np
 from dezero import _parallel
 from dezero.core import Function, as_variable, backward_on_arrays
 from dezero.cuda import get_array_module
+from dezero.functions import _pool_planes
 from dezero.functions._im2col import (
     _MIN_CHUNK,
     _args,
@@ -171,6 +172,9 @@ class Pooling2D(Function):
                 y[a:b], self.indexes[a:b] = _tiled_max(xp, x[a:b], k, (OH, OW))
             _parallel.run(chunk, parts)
             return y
+        if xp is np and x.dtype.kind in 'fiu':
+            y, self.indexes = _pool_planes.max_windows(x, k, s, p, (OH, OW), idx_dtype)
+            return y
         fill = -np.inf if x.dtype.kind == 'f' else np.iinfo(x.dtype).min
         v = _windows(xp, _pad(xp, x, p, fill), k, s, (OH, OW))
         y, self.indexes = _argmax_scan(
@@ -233,6 +237,8 @@ class Pooling2DGrad(Function):
                 for i in range(k[0]):
                     for j in range(k[1]):
                         xp.multiply(gy[a:b], idx == i * k[1] + j, out=tiles[a:b, :, :, i, :, j])
+        elif xp is np:
+            return _pool_planes.max_windows_grad(gy, pool.indexes, pool.x_shape, k, s, p)
         elif s[0] >= k[0] and s[1] >= k[1]:
             # Windows do not overlap: one scatter of gy to the arg-max positions.
             gx = xp.zeros((N, C, Hp, Wp), dtype=gy.dtype)
