@@ -71,6 +71,14 @@ def _bn_layout(name, x, gamma, beta, mean, var):
     return axes, pshape
 
 
+def _channel_dot(xp, a, b):
+    """sum(a * b) over all axes but 1, for equally shaped (N, C, ...) arrays, in one pass
+    (einsum: no product array); summed an image at a time, then over the batch."""
+    shape = a.shape[:2] + (int(np.prod(a.shape[2:])),)   # -1 fails for an empty batch
+    a, b = a.reshape(shape), b.reshape(shape)
+    return xp.einsum('nci,nci->nc', a, b).sum(axis=0)
+
+
 class BatchNorm(Function):
     """y = gamma * (x - mu) / sqrt(var + eps) + beta over the channel axis 1.
 
@@ -104,15 +112,16 @@ class BatchNorm(Function):
             # An empty batch: nothing to normalise, and the running statistics stay as they
             # are (as in PyTorch) instead of turning NaN for good.
             if Config.enable_backprop:
-                self.m, self.xhat = 1, x * 0
-                self.inv_std = xp.zeros(pshape, dtype=self.xhat.dtype)
+                self.m, self.xc = 1, x * 0
+                self.inv_std = xp.zeros(pshape, dtype=self.xc.dtype)
             return x * gamma.reshape(pshape) + beta.reshape(pshape)
+        # Five passes over x: the mean, x - mean, the sum of squares, the scale and the
+        # shift; xc = x - mean is kept for backward (not xhat: one pass fewer).
         mu = x.mean(axis=axes, keepdims=True)
-        xhat = x - mu
-        batch_var = (xhat * xhat).mean(axis=axes, keepdims=True)
+        xc = x - mu
+        batch_var = _channel_dot(xp, xc, xc).reshape(pshape) / m
         inv_std = 1 / xp.sqrt(batch_var + self.eps)
-        xhat *= inv_std
-        y = xhat * gamma.reshape(pshape)
+        y = xc * (gamma.reshape(pshape) * inv_std)
         y += beta.reshape(pshape)
 
         # Running statistics, in place; the variance is the unbiased m / (m - 1) estimate.
@@ -124,7 +133,7 @@ class BatchNorm(Function):
         self.var += ((1 - decay) * adjust) * batch_var.reshape(-1)
 
         if Config.enable_backprop:
-            self.m, self.xhat, self.inv_std = m, xhat, inv_std
+            self.m, self.xc, self.inv_std = m, xc, inv_std
         return y
 
     def backward(self, gy):
@@ -144,13 +153,16 @@ class BatchNorm(Function):
             xhat = (x.data - self.shift) * self.inv_std
             gx = g * (gamma.data.reshape(pshape) * self.inv_std)
             return gx, (g * xhat).sum(axis=axes), g.sum(axis=axes)
-        m, xhat, inv_std = self.m, self.xhat, self.inv_std
+        # gamma inv_std (g - gbeta / m - xhat ggamma / m), xhat = xc inv_std, as
+        # (g - gbeta / m) scale - xc (scale inv_std ggamma / m): four passes and two sums.
+        xp = get_array_module(g)
+        m, xc, inv_std = self.m, self.xc, self.inv_std
         gbeta = g.sum(axis=axes, keepdims=True)
-        ggamma = (g * xhat).sum(axis=axes, keepdims=True)
-        gx = xhat * (ggamma / m)
-        gx += gbeta / m
-        gx = g - gx
-        gx *= gamma.data.reshape(pshape) * inv_std
+        ggamma = _channel_dot(xp, g, xc).reshape(pshape) * inv_std
+        scale = gamma.data.reshape(pshape) * inv_std
+        gx = g - gbeta / m
+        gx *= scale
+        gx -= xc * (scale * inv_std * ggamma / m)
         return gx, ggamma.reshape(-1), gbeta.reshape(-1)
 
     def _backward_graph(self, gy):
