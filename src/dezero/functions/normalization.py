@@ -74,6 +74,8 @@ def _bn_layout(name, x, gamma, beta, mean, var):
 def _channel_dot(xp, a, b):
     """sum(a * b) over all axes but 1, for equally shaped (N, C, ...) arrays, in one pass
     (einsum: no product array); summed an image at a time, then over the batch."""
+    if a.ndim == 2:
+        return xp.einsum('nc,nc->c', a, b)
     shape = a.shape[:2] + (int(np.prod(a.shape[2:])),)   # -1 fails for an empty batch
     a, b = a.reshape(shape), b.reshape(shape)
     return xp.einsum('nci,nci->nc', a, b).sum(axis=0)
