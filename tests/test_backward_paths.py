@@ -50,6 +50,10 @@ CASES = {
     'activations': (lambda a: F.sigmoid(a) * F.relu(a - 1.0) + F.leaky_relu(a - 1.0),
                     [_pos(3, 4)]),
     'mse': (F.mean_squared_error, [_pos(4, 2), _pos(4, 2)]),
+    'softmax_family': (lambda a: F.softmax(a) * F.log_softmax(a, axis=0) +
+                       F.logsumexp(a, axis=1, keepdims=True) + F.logsumexp(a, axis=0),
+                       [_pos(3, 4)]),
+    'logsumexp_all': (lambda a: F.logsumexp(a, axis=None) * a, [_pos(2, 3)]),
     'softmax_cross_entropy': (lambda a: F.softmax_cross_entropy(a, np.array([0, 2, 1])),
                               [_pos(3, 4)]),
     'softmax_cross_entropy_ignore': (

@@ -192,7 +192,9 @@ class Softmax(Function):
             return x.copy()  # nothing to normalise (NumPy's max refuses an empty axis)
         xp = get_array_module(x)
         y = x - x.max(axis=self.axis, keepdims=True)
-        xp.exp(y, out=y)
+        if _parallel.elementwise(xp, xp.exp, y, y, min_size=_parallel.TRANSCENDENTAL_MIN) \
+                is None:
+            xp.exp(y, out=y)
         y /= y.sum(axis=self.axis, keepdims=True)
         return y
 
@@ -200,6 +202,15 @@ class Softmax(Function):
         y = self.outputs[0]()
         gx = y * gy
         return gx - y * _sum(gx, axis=self.axis, keepdims=True)
+
+    def backward_arrays(self, gy):
+        # y (gy - sum(y gy)): four passes, one new array
+        y = self.outputs[0]().data
+        gx = y * gy
+        total = gx.sum(axis=self.axis, keepdims=True)
+        get_array_module(y).subtract(gy, total, out=gx)
+        gx *= y
+        return gx
 
 
 def softmax(x, axis=1):
@@ -234,6 +245,16 @@ class LogSoftmax(Function):
     def backward(self, gy):
         y = self.outputs[0]()
         return gy - exp(y) * _sum(gy, axis=self.axis, keepdims=True)
+
+    def backward_arrays(self, gy):
+        y = self.outputs[0]().data
+        xp = get_array_module(y)
+        gx = _parallel.transcendental(xp, xp.exp, y)
+        total = gy.sum(axis=self.axis, keepdims=True)
+        if xp.result_type(gx, total) != gx.dtype:   # float64 gy on float32 y
+            return gy - gx * total
+        gx *= total
+        return xp.subtract(gy, gx, out=gx) if gx.dtype == gy.dtype else gy - gx
 
 
 def log_softmax(x, axis=1):

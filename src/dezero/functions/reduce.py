@@ -6,7 +6,7 @@ dimensions. Backward passes are written with dezero Functions (create_graph work
 """
 import numpy as np
 
-from dezero import utils_array
+from dezero import _parallel, utils_array
 from dezero.core import Function, Variable
 from dezero.cuda import get_array_module
 from dezero.functions.shape import broadcast_to, reshape
@@ -237,6 +237,24 @@ class LogSumExp(Function):
         e = exp(x - m)
         s = e / broadcast_to(Sum(axis, True)(e), x.shape)
         return _grad_to_input(gy, x.shape, axis, self.keepdims) * s
+
+    def backward_arrays(self, gy):
+        x = self.inputs[0].data
+        xp = get_array_module(x)
+        if x.size == 0:
+            return _grad_array_to_input(gy, x.shape, self.axis, self.keepdims) * 0.0
+        x = utils_array.as_float(x)
+        # softmax(x) along axis, in place (asarray: a 0-d x gives a NumPy scalar)
+        s = xp.asarray(x - x.max(axis=self.axis, keepdims=True))
+        if _parallel.elementwise(xp, xp.exp, s, s, min_size=_parallel.TRANSCENDENTAL_MIN) \
+                is None:
+            xp.exp(s, out=s)
+        s /= s.sum(axis=self.axis, keepdims=True)
+        g = _grad_array_to_input(gy, x.shape, self.axis, self.keepdims)
+        if xp.result_type(s, g) != s.dtype:   # float64 gy on float32 x: as backward gives
+            return s * g
+        s *= g
+        return s
 
 
 def logsumexp(x, axis=1, keepdims=False):
