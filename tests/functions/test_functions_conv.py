@@ -508,6 +508,8 @@ DECONV_CASES = [
     ((1, 2, 4, 4), (2, 2, 3, 3), 1, 1, (4, 4)),
     ((2, 16, 4, 5), (16, 16, 3, 3), 1, 1, None),  # Winograd forward and gradients
     ((1, 17, 3, 4), (17, 16, 3, 3), 1, 0, None),
+    ((1, 2, 3, 3), (2, 3, 2, 2), 2, 0, (7, 7)),   # an outsize row and column no window reaches
+    ((2, 3, 4, 3), (3, 2, 4, 4), 2, 1, None),     # DCGAN's upsampling: 4 planes, 2x2 shifts
 ]
 
 

@@ -162,6 +162,48 @@ def _to_cols(xp, gy, in_w, p, s, flat=True):
     return buf.reshape(N, M, OH * Wp)[:, :, :(OH - 1) * Wp + OW]
 
 
+def _axis_span(n_x, n_plane, parity, stride, pad):
+    """(plane slice, x slice) along one axis: plane index r holds padded index
+    r * stride + parity, which is x index r * stride + parity - pad; None if none is in x."""
+    r0 = max(0, -(-(pad - parity) // stride))
+    x0 = r0 * stride + parity - pad
+    if x0 >= n_x or r0 >= n_plane:
+        return None
+    count = min(n_plane - r0, -(-(n_x - x0) // stride))
+    return slice(r0, r0 + count), slice(x0, x0 + (count - 1) * stride + 1, stride)
+
+
+def _col2im_planes(xp, gcol, dest, k, s, p, in_hw, row_w):
+    """col2im for strides above 1 (NumPy): scatter-add gcol (n, M, KH, KW, L), columns over
+    the input grid in_hw laid on rows of row_w = W + (KW - 1) // s[1] positions (the extra
+    ones zero, L = (H - 1) * row_w + W), into dest (n, M, OH, OW). Window offset (i, j) of
+    input position (h, w) lands at padded (h s0 + i, w s1 + j): in stride-parity plane
+    (i % s0, j % s1) at (h + i // s0, w + j // s1), so each offset adds one contiguous run
+    (a 4x4 stride-2 transposed convolution of 64 to 32 channels from 7x7: 14 -> 4.7 ms
+    against strided slices); the planes are then copied into dest."""
+    n, M = gcol.shape[:2]
+    KH, KW = k
+    Hs = in_hw[0] + (KH - 1) // s[0]
+    L = gcol.shape[-1]
+    planes = xp.zeros((s[0], s[1], n, M, Hs * row_w), dtype=gcol.dtype)
+    for i in range(KH):
+        for j in range(KW):
+            start = (i // s[0]) * row_w + j // s[1]
+            run = planes[i % s[0], j % s[1], :, :, start:start + L]
+            run += gcol[:, :, i, j]
+    OH, OW = dest.shape[2:]
+    if Hs * s[0] - p[0] < OH or row_w * s[1] - p[1] < OW:
+        dest[...] = 0   # an outsize past the last window: rows no window reaches
+    for a in range(s[0]):
+        rows = _axis_span(OH, Hs, a, s[0], p[0])
+        for b in range(s[1]):
+            cols = _axis_span(OW, row_w, b, s[1], p[1])
+            if rows is not None and cols is not None:
+                grid = planes[a, b].reshape(n, M, Hs, row_w)
+                dest[:, :, rows[1], cols[1]] = grid[:, :, rows[0], cols[0]]
+    return dest
+
+
 def _col2im(xp, col, shape, k, s, p, out):
     """Scatter-add columns (N, C*KH*KW, L) back to an image of shape (N, C, H, W)."""
     N, C, H, W = shape

@@ -15,6 +15,7 @@ it: offsets are scanned in that order, a later one winning only when strictly gr
 import numpy as np
 
 from dezero import _parallel
+from dezero.functions._im2col import _axis_span
 
 _BLOCK_BYTES = 1 << 20
 
@@ -55,17 +56,6 @@ class _Layout:
                 if rows is not None and cols is not None:
                     out.append((a, b, rows[0], cols[0], rows[1], cols[1]))
         return out
-
-
-def _axis_span(n_x, n_plane, parity, stride, pad):
-    """(plane slice, x slice) along one axis: plane index r holds padded index
-    r * stride + parity, which is x index r * stride + parity - pad; None if none is in x."""
-    r0 = max(0, -(-(pad - parity) // stride))
-    x0 = r0 * stride + parity - pad
-    if x0 >= n_x or r0 >= n_plane:
-        return None
-    count = min(n_plane - r0, -(-(n_x - x0) // stride))
-    return slice(r0, r0 + count), slice(x0, x0 + (count - 1) * stride + 1, stride)
 
 
 def _grids(planes, n, lay):

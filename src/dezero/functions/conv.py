@@ -22,6 +22,7 @@ from dezero.functions._im2col import (
     _check_4d,
     _check_bias,
     _col2im,
+    _col2im_planes,
     _cols,
     _from_cols,
     _image_blocks,
@@ -136,8 +137,16 @@ def _deconv_forward(xp, x, W, s, p, out_hw):
     y = xp.empty((N, OC) + tuple(out_hw), dtype=xp.result_type(x, W))
     per_image = OC * KH * KW * x.shape[2] * x.shape[3] * x.dtype.itemsize
 
+    planes = xp is np and s != (1, 1)
+    row_w = x.shape[3] + (KW - 1) // s[1]   # the planes' row width (see _col2im_planes)
+
     def part(lo, hi):
         for a, b in _blocks(xp, lo, hi, per_image):
+            if planes:
+                gcol = xp.matmul(Wt, _to_cols(xp, x[a:b], row_w, (0, 0), (1, 1)))
+                _col2im_planes(xp, gcol.reshape(b - a, OC, KH, KW, -1), y[a:b], (KH, KW),
+                               s, p, x.shape[2:], row_w)
+                continue
             gcol = xp.matmul(Wt, _to_cols(xp, x[a:b], out_hw[1], p, s))
             y[a:b] = _col2im(xp, gcol, (b - a, OC) + tuple(out_hw), (KH, KW), s, p,
                              x.shape[2:])
