@@ -37,8 +37,16 @@ class _Layout:
         # x rows (columns) past the last window's reach, which no plane holds
         self.uncovered = (self.Hs * s[0] - p[0] < H) or (self.Ws * s[1] - p[1] < W)
 
-    def blocks(self, lo, hi):
-        return [(a, min(a + self.step, hi)) for a in range(lo, hi, self.step)]
+    def blocks(self, lo, hi, make):
+        """(a, c, L, buffers) for the blocks a..c of channels lo..hi, L their plane positions
+        and buffers = make(L), made once a block size."""
+        made = {}
+        for a in range(lo, hi, self.step):
+            c = min(a + self.step, hi)
+            L = (c - a) * self.Hs * self.Ws
+            if L not in made:
+                made[L] = make(L)
+            yield a, c, L, made[L]
 
     def run(self, i, j, L):
         """(plane a, plane b, start, stop) of window offset (i, j) over L plane positions."""
@@ -85,16 +93,13 @@ def max_windows(x, k, s, p, out, idx_dtype):
     idx = np.empty((M,) + tuple(out), dtype=idx_dtype)
     spans = lay.spans()
 
+    def make(L):
+        return (np.empty((s[0], s[1], L + lay.tail), dtype=x.dtype), np.empty(L, x.dtype),
+                np.empty(L, idx_dtype), np.empty(L, bool), np.empty(L, idx_dtype))
+
     def part(lo, hi):
-        buffers = {}
-        for a, c in lay.blocks(lo, hi):
+        for a, c, L, (planes, best, arg, greater, mark) in lay.blocks(lo, hi, make):
             n = c - a
-            L = n * lay.Hs * lay.Ws
-            if n not in buffers:
-                buffers[n] = (np.empty((s[0], s[1], L + lay.tail), dtype=x.dtype),
-                              np.empty(L, dtype=x.dtype), np.empty(L, dtype=idx_dtype),
-                              np.empty(L, dtype=bool), np.empty(L, dtype=idx_dtype))
-            planes, best, arg, greater, mark = buffers[n]
             planes.fill(fill)
             grid = _grids(planes, n, lay)
             for pa, pb, prow, pcol, xrow, xcol in spans:
@@ -131,17 +136,14 @@ def max_windows_grad(gy, idx, x_shape, k, s, p):
     bits = {1: np.uint8, 2: np.uint16, 4: np.uint32, 8: np.uint64}.get(gy.dtype.itemsize)
     spans = lay.spans()
 
+    def make(L):   # the junk positions of g and arg stay 0 for good
+        return (np.empty((s[0], s[1], L + lay.tail), dtype=gy.dtype), np.zeros(L, gy.dtype),
+                np.zeros(L, idx.dtype), np.empty(L, bool), np.empty(L, bits or np.uint8),
+                np.empty(L, gy.dtype))
+
     def part(lo, hi):
-        buffers = {}
-        for a, c in lay.blocks(lo, hi):
+        for a, c, L, (planes, g, arg, here, mask, share) in lay.blocks(lo, hi, make):
             n = c - a
-            L = n * lay.Hs * lay.Ws
-            if n not in buffers:   # the junk positions of g and arg stay 0 for good
-                buffers[n] = (np.empty((s[0], s[1], L + lay.tail), dtype=gy.dtype),
-                              np.zeros(L, dtype=gy.dtype), np.zeros(L, dtype=idx.dtype),
-                              np.empty(L, dtype=bool), np.empty(L, dtype=bits or np.uint8),
-                              np.empty(L, dtype=gy.dtype))
-            planes, g, arg, here, mask, share = buffers[n]
             planes.fill(0)
             g.reshape(n, lay.Hs, lay.Ws)[:, :out[0], :out[1]] = gys[a:c]
             arg.reshape(n, lay.Hs, lay.Ws)[:, :out[0], :out[1]] = idxs[a:c]
