@@ -536,6 +536,33 @@ def test_deconv2d_forward_and_grads_match_loops(xs, ws, stride, pad, outsize, dt
         np.testing.assert_allclose(got.data, want, **TOL[dtype])
 
 
+def _random_deconv_geometries(count, seed=5):
+    """(x shape, W shape, stride, pad, outsize) at random: kernels up to 4, strides up to 3,
+    pads below the kernel, outsize the natural one or up to stride - 1 larger."""
+    rng = np.random.RandomState(seed)
+    cases = []
+    while len(cases) < count:
+        k = tuple(int(v) for v in rng.randint(1, 5, size=2))
+        s = tuple(int(v) for v in rng.randint(1, 4, size=2))
+        p = tuple(int(rng.randint(0, kk)) for kk in k)
+        hw = tuple(int(v) for v in rng.randint(1, 5, size=2))
+        natural = tuple(ss * (h - 1) + kk - 2 * pp for ss, h, kk, pp in zip(s, hw, k, p))
+        if min(natural) < 1:
+            continue
+        extra = tuple(int(rng.randint(0, ss)) for ss in s)
+        out = tuple(n + e for n, e in zip(natural, extra))
+        C, OC = (int(v) for v in rng.randint(1, 4, size=2))
+        cases.append(((2, C) + hw, (C, OC) + k, s, p, out))
+    return cases
+
+
+@pytest.mark.parametrize('xs, ws, stride, pad, outsize', _random_deconv_geometries(30))
+def test_deconv2d_random_geometries_match_loops(xs, ws, stride, pad, outsize):
+    """Every path of the transposed convolution (flipped kernel, flat scatter, stride-parity
+    planes) and of its gradients against the loops, on random geometries."""
+    test_deconv2d_forward_and_grads_match_loops(xs, ws, stride, pad, outsize, np.float64)
+
+
 @pytest.mark.parametrize('dtype', [np.float32, np.float64])
 @pytest.mark.parametrize('xs, ws, stride, pad, outsize', DECONV_CASES)
 def test_deconv2d_in_one_image_blocks_matches_loops(monkeypatch, xs, ws, stride, pad, outsize,
@@ -717,6 +744,36 @@ def test_pooling_planes_one_channel_a_block_match_loops(monkeypatch, xs, k, s, p
     gx = _pool_planes.max_windows_grad(gy, idx, xs, k2, s2, p2)
     assert gx.dtype == dtype
     np.testing.assert_array_equal(gx, gx_ref.astype(dtype))
+
+
+def _random_pool_geometries(count, seed=21):
+    """(x shape, kernel, stride, pad) drawn at random: kernels up to 4, strides up to 3, any
+    pad below the kernel, inputs at least as large as the padded kernel."""
+    rng = np.random.RandomState(seed)
+    cases = []
+    while len(cases) < count:
+        k = tuple(rng.randint(1, 5, size=2))
+        s = tuple(rng.randint(1, 4, size=2))
+        p = tuple(rng.randint(0, kk) for kk in k)
+        hw = tuple(max(kk - 2 * pp, 1) + rng.randint(0, 6) for kk, pp in zip(k, p))
+        cases.append(((rng.randint(1, 3), rng.randint(1, 4)) + hw, k, s, p))
+    return cases
+
+
+@pytest.mark.parametrize('xs, k, s, p', _random_pool_geometries(40))
+def test_pooling_random_geometries_match_loops(xs, k, s, p):
+    """Every path of max pooling (planes, tiled 2x2, tiled reshapes) against the loops, on
+    random window geometries with ties."""
+    rng = np.random.RandomState(17)
+    x = rng.randint(-3, 4, size=xs).astype(np.float32)
+    vx = Variable(x)
+    y = F.pooling(vx, k, s, p)
+    gy = rng.randn(*y.shape).astype(np.float32)
+    y_ref, gx_ref = ref_pool(x, k, s, p, gy)
+    np.testing.assert_array_equal(y.data, y_ref.astype(np.float32))
+    y.grad = Variable(gy)
+    y.backward()
+    np.testing.assert_allclose(vx.grad.data, gx_ref, rtol=1e-6, atol=1e-6)
 
 
 @pytest.mark.parametrize('bad', [np.nan, np.inf, -np.inf])
