@@ -80,6 +80,10 @@ CASES = {
                [_pos(2, 3, 5, 4), _pos(4, 3, 3, 3), _pos(4)]),
     'conv2d_nobias_strided': (lambda x, W: F.conv2d(x, W, stride=2, pad=1),
                               [_pos(2, 3, 5, 4), _pos(4, 3, 3, 3)]),
+    'deconv2d_strided': (lambda x, W, b: F.deconv2d(x, W, b, stride=2, pad=1),
+                         [_pos(2, 3, 4, 3), _pos(3, 2, 4, 4), _pos(2)]),
+    'deconv2d_nobias': (lambda x, W: F.deconv2d(x, W, stride=1, pad=1, outsize=(4, 3)),
+                        [_pos(2, 3, 4, 3), _pos(3, 2, 3, 3)]),
 }
 
 

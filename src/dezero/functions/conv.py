@@ -259,6 +259,22 @@ class Deconv2d(Function):
             return gx, gW, _sum(gy, axis=(0, 2, 3))
         return gx, gW
 
+    def backward_arrays(self, gy):
+        # As Conv2d's: the input and weight gradients at once, one thread each.
+        x, W = self.inputs[0].data, self.inputs[1].data
+        s, p = self.stride, self.pad
+        xp = get_array_module(gy)
+        grad_w = Conv2DGradW(W.shape[2:], s, p)
+        tasks = [lambda: grad_w.forward(gy, x)]
+        if self.need_gx:
+            tasks.append(lambda: _conv_forward(
+                xp, gy, W, s, p, _outsize('conv2d', gy.shape, W.shape[2:], s, p)))
+        results = _parallel.run_tasks(xp, tasks)
+        gx = results[1] if self.need_gx else None
+        if len(self.inputs) == 3:
+            return gx, results[0], gy.sum(axis=(0, 2, 3))
+        return gx, results[0]
+
 
 def _flat_grad_w(K, OC, out, padded_w):
     """Whether the weight gradient uses the flat layout (K patch rows, OC channels of gy
