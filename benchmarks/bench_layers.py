@@ -96,6 +96,8 @@ WORKLOADS = [
      (32, 64, 56, 3, 2, 1)),
     ('max pooling 3x3 stride 1 pad 1, 32 channels, 28x28', max_pool, (64, 32, 28, 3, 1, 1)),
     ('average pooling 2x2, 32 channels, 28x28', avg_pool, (64, 32, 28, 2, 2, 0)),
+    ('average pooling 3x3 stride 2 pad 1, 64 channels, 56x56', avg_pool,
+     (32, 64, 56, 3, 2, 1)),
     ('batch norm, 64 channels, 28x28', batch_norm, (64, 64, 28)),
 ]
 

@@ -132,6 +132,8 @@ SPLIT_CASES = [
      [(18, 64, 4, 5), (32, 64, 3, 3), (32,)], 1e-4),
     ('max pooling 2x2', lambda x: F.pooling(x, 2, 2), [(18, 3, 7, 6)], 0),
     ('max pooling 3x3 stride 2 pad 1', lambda x: F.pooling(x, 3, 2, 1), [(18, 3, 7, 6)], 0),
+    ('average pooling 3x3 stride 1 pad 1', lambda x: F.average_pooling(x, 3, 1, 1),
+     [(18, 3, 7, 6)], 0),
     ('relu', F.relu, [(_parallel.ELEMENTWISE_MIN + 5, 1)], 0),
     ('sigmoid', F.sigmoid, [(_parallel.TRANSCENDENTAL_MIN + 5, 1)], 0),
     ('exp', F.exp, [(_parallel.TRANSCENDENTAL_MIN + 5, 1)], 0),

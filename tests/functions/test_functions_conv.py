@@ -776,6 +776,26 @@ def test_pooling_random_geometries_match_loops(xs, k, s, p):
     np.testing.assert_allclose(vx.grad.data, gx_ref, rtol=1e-6, atol=1e-6)
 
 
+@pytest.mark.parametrize('one_channel_blocks', [False, True])
+@pytest.mark.parametrize('xs, k, s, p', _random_pool_geometries(20, seed=22))
+def test_average_pooling_random_geometries_match_loops(monkeypatch, xs, k, s, p,
+                                                       one_channel_blocks):
+    """Average pooling sums its windows on stride-parity planes (_pool_planes)."""
+    if one_channel_blocks:
+        from dezero.functions import _pool_planes
+        monkeypatch.setattr(_pool_planes, '_BLOCK_BYTES', 1)
+    rng = np.random.RandomState(18)
+    x = rng.randn(*xs)
+    vx = Variable(x)
+    y = F.average_pooling(vx, k, s, p)
+    gy = rng.randn(*y.shape)
+    y_ref, gx_ref = ref_pool(x, k, s, p, gy, 'avg')
+    np.testing.assert_allclose(y.data, y_ref, rtol=1e-12, atol=1e-12)
+    y.grad = Variable(gy)
+    y.backward()
+    np.testing.assert_allclose(vx.grad.data, gx_ref, rtol=1e-12, atol=1e-12)
+
+
 @pytest.mark.parametrize('bad', [np.nan, np.inf, -np.inf])
 @pytest.mark.parametrize('xs, k, s, p', PLANE_CASES[-3:])
 def test_pooling_planes_keep_a_non_finite_gradient_at_its_arg_max(xs, k, s, p, bad):

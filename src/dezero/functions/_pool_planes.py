@@ -1,4 +1,5 @@
-"""Max pooling of overlapping or padded windows on NumPy, on stride-parity planes.
+"""Max pooling of overlapping or padded windows, and average pooling, on NumPy, on
+stride-parity planes.
 
 The padded input of a few channels at a time is copied into s[0]*s[1] planes, plane (a, b)
 holding the padded rows a, a + s[0], ... and columns b, b + s[1], ... Every window offset
@@ -7,7 +8,9 @@ flat plane, one contiguous run for all windows of the block at once (the runs al
 few junk positions past each row's last window, which are cropped). NumPy streams such runs
 several times faster than the stride-2 views of the padded input: 3x3 windows, stride 2,
 pad 1 over (32, 64, 56, 56) float32, forward 122 -> 23 ms and backward 106 -> 27 ms at one
-thread. Blocks keep the planes (about _BLOCK_BYTES) in cache across the offsets.
+thread. Average pooling sums the same runs (3x3, stride 2, pad 1: forward 42 -> 8.6 ms,
+backward 59 -> 9.1 ms; 2x2 tiled windows 3.3 -> 2.4 and 4.3 -> 2.4 ms). Blocks keep the
+planes (about _BLOCK_BYTES) in cache across the offsets.
 
 The arg-max is the first maximum in row-major window order, as pooling's other paths give
 it: offsets are scanned in that order, a later one winning only when strictly greater.
@@ -167,4 +170,64 @@ def max_windows_grad(gy, idx, x_shape, k, s, p):
                 gx[a:c, xrow, xcol] = grid(pa, pb)[:, prow, pcol]
 
     _split(lay, M, part)
+    return gx.reshape(x_shape)
+
+
+def sum_windows(x, k, s, p, out):
+    """Sum of x (N, C, H, W, float) over windows k, stride s, zero padding p, out = (OH, OW)."""
+    N, C, H, W = x.shape
+    lay = _Layout(H, W, k, s, p, out, x.dtype)
+    xs = _channels(x)
+    y = np.empty((N * C,) + tuple(out), dtype=x.dtype)
+    spans = lay.spans()
+
+    def make(L):
+        return np.empty((s[0], s[1], L + lay.tail), dtype=x.dtype), np.empty(L, x.dtype)
+
+    def part(lo, hi):
+        for a, c, L, (planes, total) in lay.blocks(lo, hi, make):
+            n = c - a
+            planes.fill(0)
+            grid = _grids(planes, n, lay)
+            for pa, pb, prow, pcol, xrow, xcol in spans:
+                grid(pa, pb)[:, prow, pcol] = xs[a:c, xrow, xcol]
+            for t in range(k[0] * k[1]):
+                pa, pb, start, stop = lay.run(t // k[1], t % k[1], L)
+                if t == 0:
+                    np.copyto(total, planes[pa, pb, start:stop])
+                else:
+                    total += planes[pa, pb, start:stop]
+            y[a:c] = total.reshape(n, lay.Hs, lay.Ws)[:, :out[0], :out[1]]
+
+    _split(lay, N * C, part)
+    return y.reshape((N, C) + tuple(out))
+
+
+def sum_windows_grad(g, x_shape, k, s, p):
+    """The gradient of sum_windows: g (N, C, OH, OW) added over each window into zeros of
+    x_shape."""
+    N, C, H, W = x_shape
+    out = g.shape[2:]
+    lay = _Layout(H, W, k, s, p, out, g.dtype)
+    gs = _channels(g)
+    gx = (np.zeros if lay.uncovered else np.empty)((N * C, H, W), dtype=g.dtype)
+    spans = lay.spans()
+
+    def make(L):   # the junk positions of spread stay 0 for good
+        return np.empty((s[0], s[1], L + lay.tail), dtype=g.dtype), np.zeros(L, g.dtype)
+
+    def part(lo, hi):
+        for a, c, L, (planes, spread) in lay.blocks(lo, hi, make):
+            n = c - a
+            planes.fill(0)
+            spread.reshape(n, lay.Hs, lay.Ws)[:, :out[0], :out[1]] = gs[a:c]
+            for t in range(k[0] * k[1]):
+                pa, pb, start, stop = lay.run(t // k[1], t % k[1], L)
+                run = planes[pa, pb, start:stop]
+                run += spread
+            grid = _grids(planes, n, lay)
+            for pa, pb, prow, pcol, xrow, xcol in spans:
+                gx[a:c, xrow, xcol] = grid(pa, pb)[:, prow, pcol]
+
+    _split(lay, N * C, part)
     return gx.reshape(x_shape)

@@ -316,6 +316,10 @@ class AveragePooling2D(Function):
         if x.dtype.kind not in 'fc':
             x = x.astype(np.float64)  # a mean of integers (uint8 images) is float64, as in NumPy
         scale = x.dtype.type(1.0 / (k[0] * k[1]))
+        if xp is np:
+            y = _pool_planes.sum_windows(x, k, s, p, (OH, OW))
+            y *= scale
+            return y
         v = _windows(xp, _pad(xp, x, p), k, s, (OH, OW))
         y = v[:, :, 0, 0].copy()
         for i in range(k[0]):
@@ -343,6 +347,8 @@ class AveragePooling2DGrad(Function):
         if gy.dtype.kind not in 'fc':
             gy = gy.astype(np.float64)
         g = gy * gy.dtype.type(1.0 / (k[0] * k[1]))
+        if xp is np:
+            return _pool_planes.sum_windows_grad(g, pool.x_shape, k, s, p)
         gpad = _scatter_windows(xp, pool.x_shape, k, s, p, gy.shape[2:], gy.dtype,
                                 lambda i, j: g, assign_if_disjoint=True)
         return _crop(xp, gpad, p, H, W)
