@@ -7,6 +7,7 @@ import numbers
 
 import numpy as np
 
+from dezero import _parallel
 from dezero.core import Config, Function, Variable, as_variable
 from dezero.cuda import get_array_module
 from dezero.functions.reduce import sum as _sum
@@ -71,14 +72,34 @@ def _bn_layout(name, x, gamma, beta, mean, var):
     return axes, pshape
 
 
+def _batch_parts(xp, x):
+    """Batch chunks for batch_norm's passes: one a thread for large float NumPy arrays (as
+    ReLU splits, from 2^19 elements), else the whole batch."""
+    if x.dtype.kind != 'f' or x.size < _parallel.ELEMENTWISE_MIN or not x.shape[0]:
+        return [(0, x.shape[0])]
+    return _parallel.chunks(xp, x.shape[0], 1, x.size // x.shape[0],
+                            _parallel.ELEMENTWISE_MIN // 2)
+
+
+def _summed(parts, fn):
+    """The sum of fn(start, stop) over the parts (run at once, one a thread)."""
+    return sum(_parallel.run(fn, parts))
+
+
+def _accumulator(x):
+    """float32 sums for float16 x (NumPy's mean does the same), else x's own dtype."""
+    return np.float32 if x.dtype == np.float16 else None
+
+
 def _channel_dot(xp, a, b):
     """sum(a * b) over all axes but 1, for equally shaped (N, C, ...) arrays, in one pass
     (einsum: no product array); summed an image at a time, then over the batch."""
+    acc = _accumulator(a)
     if a.ndim == 2:
-        return xp.einsum('nc,nc->c', a, b)
+        return xp.einsum('nc,nc->c', a, b, dtype=acc)
     shape = a.shape[:2] + (int(np.prod(a.shape[2:])),)   # -1 fails for an empty batch
     a, b = a.reshape(shape), b.reshape(shape)
-    return xp.einsum('nci,nci->nc', a, b).sum(axis=0)
+    return xp.einsum('nci,nci->nc', a, b, dtype=acc).sum(axis=0)
 
 
 class BatchNorm(Function):
@@ -118,13 +139,27 @@ class BatchNorm(Function):
                 self.inv_std = xp.zeros(pshape, dtype=self.xc.dtype)
             return x * gamma.reshape(pshape) + beta.reshape(pshape)
         # Five passes over x: the mean, x - mean, the sum of squares, the scale and the
-        # shift; xc = x - mean is kept for backward (not xhat: one pass fewer).
-        mu = x.mean(axis=axes, keepdims=True)
-        xc = x - mu
-        batch_var = _channel_dot(xp, xc, xc).reshape(pshape) / m
+        # shift; xc = x - mean is kept for backward (not xhat: one pass fewer). Each pass
+        # runs over batch chunks, one a thread (_batch_parts).
+        parts = _batch_parts(xp, x)
+        acc = _accumulator(x)
+        mu = (_summed(parts, lambda a, b: x[a:b].sum(axis=axes, dtype=acc)) / m).reshape(pshape)
+        if acc is not None:
+            mu = mu.astype(x.dtype)
+        xc = xp.empty(x.shape, dtype=mu.dtype)
+
+        def center(a, b):
+            xp.subtract(x[a:b], mu, out=xc[a:b])
+            return _channel_dot(xp, xc[a:b], xc[a:b])
+        batch_var = (_summed(parts, center) / m).reshape(pshape).astype(xc.dtype)
         inv_std = 1 / xp.sqrt(batch_var + self.eps)
-        y = xc * (gamma.reshape(pshape) * inv_std)
-        y += beta.reshape(pshape)
+        scale, shift = gamma.reshape(pshape) * inv_std, beta.reshape(pshape)
+        y = xp.empty(x.shape, dtype=xp.result_type(xc, scale, shift))
+
+        def normalize(a, b):
+            xp.multiply(xc[a:b], scale, out=y[a:b])
+            y[a:b] += shift
+        _parallel.run(normalize, parts)
 
         # Running statistics, in place; the variance is the unbiased m / (m - 1) estimate.
         decay = self.decay
@@ -159,12 +194,20 @@ class BatchNorm(Function):
         # (g - gbeta / m) scale - xc (scale inv_std ggamma / m): four passes and two sums.
         xp = get_array_module(g)
         m, xc, inv_std = self.m, self.xc, self.inv_std
-        gbeta = g.sum(axis=axes, keepdims=True)
-        ggamma = _channel_dot(xp, g, xc).reshape(pshape) * inv_std
+        parts = _batch_parts(xp, g)
+        sums = _parallel.run(lambda a, b: (g[a:b].sum(axis=axes),
+                                           _channel_dot(xp, g[a:b], xc[a:b])), parts)
+        gbeta = sum(part[0] for part in sums).reshape(pshape)
+        ggamma = sum(part[1] for part in sums).reshape(pshape).astype(gbeta.dtype) * inv_std
         scale = gamma.data.reshape(pshape) * inv_std
-        gx = g - gbeta / m
-        gx *= scale
-        gx -= xc * (scale * inv_std * ggamma / m)
+        offset, coef = gbeta / m, scale * inv_std * ggamma / m
+        gx = xp.empty(g.shape, dtype=xp.result_type(g, offset))
+
+        def finish(a, b):
+            xp.subtract(g[a:b], offset, out=gx[a:b])
+            gx[a:b] *= scale
+            gx[a:b] -= xc[a:b] * coef
+        _parallel.run(finish, parts)
         return gx, ggamma.reshape(-1), gbeta.reshape(-1)
 
     def _backward_graph(self, gy):
