@@ -141,6 +141,10 @@ SPLIT_CASES = [
      [(16, 8, 64, 64), (8,), (8,)], 1e-4),
     ('exp', F.exp, [(_parallel.TRANSCENDENTAL_MIN + 5, 1)], 0),
     ('tanh', F.tanh, [(_parallel.TRANSCENDENTAL_MIN + 5, 1)], 0),
+    ('softmax cross entropy', lambda x: F.reshape(
+        F.softmax_cross_entropy(x, np.arange(2049) % 64), (1,)), [(2049, 64)], 0),
+    ('softmax and logsumexp', lambda x: F.softmax(x) * F.logsumexp(x, axis=1, keepdims=True),
+     [(2049, 64)], 0),
 ]
 
 

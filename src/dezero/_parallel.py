@@ -261,11 +261,11 @@ def elementwise(xp, kernel, out, *arrays, min_size=ELEMENTWISE_MIN):
     return out
 
 
-def transcendental(xp, ufunc, x):
-    """ufunc(x) for a costly one-input ufunc (exp, tanh, ...): split over threads when x is
-    a large float NumPy array, else as ufunc(x) would."""
+def transcendental(xp, ufunc, x, out=None):
+    """ufunc(x, out=out) for a costly one-input ufunc (exp, tanh, ...): split over threads
+    when x is a large float NumPy array (out may be x itself, or None for a new array)."""
     if xp is np and x.size >= TRANSCENDENTAL_MIN and x.dtype.kind == 'f':
-        out = np.empty(x.shape, dtype=x.dtype)
-        if elementwise(xp, ufunc, out, x, min_size=TRANSCENDENTAL_MIN) is not None:
-            return out
-    return ufunc(x)
+        dest = np.empty(x.shape, dtype=x.dtype) if out is None else out
+        if elementwise(xp, ufunc, dest, x, min_size=TRANSCENDENTAL_MIN) is not None:
+            return dest
+    return ufunc(x) if out is None else ufunc(x, out=out)

@@ -1,6 +1,8 @@
 """Array helpers shared by Functions (raw arrays in, raw arrays out)."""
 import numpy as np
 
+from dezero import _parallel
+
 try:
     AxisError = np.exceptions.AxisError
 except AttributeError:  # NumPy < 1.25
@@ -122,7 +124,7 @@ def logsumexp(x, axis=1):
     if m.dtype.kind == 'f':
         xp.copyto(m, 0, where=~xp.isfinite(m))
     y = x - m
-    xp.exp(y, out=y)
+    _parallel.transcendental(xp, xp.exp, y, out=y)
     s = y.sum(axis=axis, keepdims=True)
     xp.log(s, out=s)
     m += s

@@ -192,9 +192,7 @@ class Softmax(Function):
             return x.copy()  # nothing to normalise (NumPy's max refuses an empty axis)
         xp = get_array_module(x)
         y = x - x.max(axis=self.axis, keepdims=True)
-        if _parallel.elementwise(xp, xp.exp, y, y, min_size=_parallel.TRANSCENDENTAL_MIN) \
-                is None:
-            xp.exp(y, out=y)
+        _parallel.transcendental(xp, xp.exp, y, out=y)
         y /= y.sum(axis=self.axis, keepdims=True)
         return y
 

@@ -8,7 +8,7 @@ import warnings
 
 import numpy as np
 
-from dezero import utils_array
+from dezero import _parallel, utils_array
 from dezero.core import Config, Function, Variable, as_array, as_variable
 from dezero.cuda import get_array_module
 from dezero.functions.activation import Sigmoid, sigmoid, softmax, softmax_simple
@@ -170,7 +170,7 @@ class SoftmaxCrossEntropy(Function):
         if eps:
             # The target is (1 - eps) one-hot + eps / C: the loss picks the mean logit too.
             z_t = z_t * (1 - eps) + z.mean(axis=1) * eps
-        xp.exp(z, out=z)
+        _parallel.transcendental(xp, xp.exp, z, out=z)
         s = z.sum(axis=1, keepdims=True)
         losses = xp.log(s[:, 0]) - z_t
         if mask is not None:

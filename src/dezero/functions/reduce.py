@@ -246,9 +246,7 @@ class LogSumExp(Function):
         x = utils_array.as_float(x)
         # softmax(x) along axis, in place (asarray: a 0-d x gives a NumPy scalar)
         s = xp.asarray(x - x.max(axis=self.axis, keepdims=True))
-        if _parallel.elementwise(xp, xp.exp, s, s, min_size=_parallel.TRANSCENDENTAL_MIN) \
-                is None:
-            xp.exp(s, out=s)
+        _parallel.transcendental(xp, xp.exp, s, out=s)
         s /= s.sum(axis=self.axis, keepdims=True)
         g = _grad_array_to_input(gy, x.shape, self.axis, self.keepdims)
         if xp.result_type(s, g) != s.dtype:   # float64 gy on float32 x: as backward gives
