@@ -10,11 +10,9 @@ from dezero import _parallel
 from dezero.core import Function
 from dezero.cuda import get_array_module
 
-
-def _costly(name, x):
-    """xp.<name>(x), split over threads for large NumPy float arrays."""
-    xp = get_array_module(x)
-    return _parallel.transcendental(xp, getattr(xp, name), x)
+# exp, log, sin, cos and tanh split over threads from this many elements (the size test
+# comes first and inline: these Functions' per-call overhead is what small graphs pay).
+_SPLIT = _parallel.TRANSCENDENTAL_MIN
 
 
 class Square(Function):
@@ -35,7 +33,8 @@ class Exp(Function):
     """exp(x)."""
 
     def forward(self, x):
-        return _costly('exp', x)
+        xp = get_array_module(x)
+        return xp.exp(x) if x.size < _SPLIT else _parallel.transcendental(xp, xp.exp, x)
 
     def backward(self, gy):
         return gy * self.outputs[0]()
@@ -48,7 +47,8 @@ class Log(Function):
     """Natural log of x."""
 
     def forward(self, x):
-        return _costly('log', x)
+        xp = get_array_module(x)
+        return xp.log(x) if x.size < _SPLIT else _parallel.transcendental(xp, xp.log, x)
 
     def backward(self, gy):
         x, = self.inputs
@@ -62,7 +62,8 @@ class Sin(Function):
     """sin(x)."""
 
     def forward(self, x):
-        return _costly('sin', x)
+        xp = get_array_module(x)
+        return xp.sin(x) if x.size < _SPLIT else _parallel.transcendental(xp, xp.sin, x)
 
     def backward(self, gy):
         x, = self.inputs
@@ -77,7 +78,8 @@ class Cos(Function):
     """cos(x)."""
 
     def forward(self, x):
-        return _costly('cos', x)
+        xp = get_array_module(x)
+        return xp.cos(x) if x.size < _SPLIT else _parallel.transcendental(xp, xp.cos, x)
 
     def backward(self, gy):
         x, = self.inputs
@@ -92,7 +94,8 @@ class Tanh(Function):
     """tanh(x)."""
 
     def forward(self, x):
-        return _costly('tanh', x)
+        xp = get_array_module(x)
+        return xp.tanh(x) if x.size < _SPLIT else _parallel.transcendental(xp, xp.tanh, x)
 
     def backward(self, gy):
         return TanhGrad()(self.outputs[0](), gy)
