@@ -23,16 +23,31 @@ def _check_axis(name, x, axis):
                              f"{x.shape} (ndim {ndim}); pass an axis in [-{ndim}, {ndim}).")
 
 
-def _sigmoid_kernel(x, out):
-    """1 / (1 + exp(-x)) into out, in place. exp(-x) overflows to inf for x below about
-    -88 (float32), and 1 / inf is the 0 that the sigmoid rounds to there; it underflows to 0
-    above about 104, where the sigmoid is 1."""
+def _sigmoid_kernel(x, out=None):
+    """1 / (1 + exp(-x)), into out when given (else a new array). exp(-x) overflows to inf
+    for x below about -88 (float32), and 1 / inf is the 0 that the sigmoid rounds to there;
+    it underflows to 0 above about 104, where the sigmoid is 1."""
     xp = get_array_module(x)
-    xp.negative(x, out=out)
+    out = xp.negative(x, out=out)
+    if not out.ndim:   # a 0-d x gives a NumPy scalar, which cannot be written into
+        out = xp.array(out)
     with np.errstate(over='ignore', under='ignore'):
         xp.exp(out, out=out)
-    out += 1
+    if xp is np:   # a 0-d one: NumPy converts a Python 1 anew on every call (+1.4 us)
+        np.add(out, _one(out.dtype), out=out)
+    else:
+        out += 1
     return xp.reciprocal(out, out=out)
+
+
+_ONES = {}
+
+
+def _one(dtype):
+    one = _ONES.get(dtype)
+    if one is None:
+        one = _ONES[dtype] = np.ones((), dtype=dtype)
+    return one
 
 
 class Sigmoid(Function):
@@ -41,14 +56,16 @@ class Sigmoid(Function):
     def forward(self, x):
         # Through exp, not 0.5 tanh(0.5 x) + 0.5: NumPy's exp is twice as fast as its tanh
         # here, and the tanh form rounds every sigmoid below 3e-8 to 0 (float32).
-        xp = get_array_module(x)
         if x.dtype.kind in 'biu':
             x = x.astype(np.float64)   # NumPy's promotion for a Python float
-        if x.dtype == np.float16:
+        elif x.itemsize == 2:          # float16
             return self.forward(x.astype(np.float32)).astype(np.float16)
+        if x.size < _parallel.TRANSCENDENTAL_MIN:
+            return _sigmoid_kernel(x)
+        xp = get_array_module(x)
         y = xp.empty(x.shape, dtype=x.dtype)
-        if x.size >= _parallel.TRANSCENDENTAL_MIN and _parallel.elementwise(
-                xp, _sigmoid_kernel, y, x, min_size=_parallel.TRANSCENDENTAL_MIN) is not None:
+        if _parallel.elementwise(xp, _sigmoid_kernel, y, x,
+                                 min_size=_parallel.TRANSCENDENTAL_MIN) is not None:
             return y   # large: split over threads
         return _sigmoid_kernel(x, y)
 
