@@ -27,17 +27,32 @@ def _sigmoid_kernel(x, out=None):
     """1 / (1 + exp(-x)), into out when given (else a new array). exp(-x) overflows to inf
     for x below about -88 (float32), and 1 / inf is the 0 that the sigmoid rounds to there;
     it underflows to 0 above about 104, where the sigmoid is 1."""
+    with np.errstate(over='ignore', under='ignore'):
+        return _sigmoid_exp(x, out)
+
+
+def _sigmoid_exp(x, out=None):
+    """_sigmoid_kernel without the errstate, which the caller holds."""
     xp = get_array_module(x)
     out = xp.negative(x, out=out)
     if not out.ndim:   # a 0-d x gives a NumPy scalar, which cannot be written into
         out = xp.array(out)
-    with np.errstate(over='ignore', under='ignore'):
-        xp.exp(out, out=out)
+    xp.exp(out, out=out)
     if xp is np:   # a 0-d one: NumPy converts a Python 1 anew on every call (+1.4 us)
         np.add(out, _one(out.dtype), out=out)
     else:
         out += 1
     return xp.reciprocal(out, out=out)
+
+
+def sigmoid_arrays(*arrays):
+    """Sigmoid().forward of each array; small float32/float64 ones under one errstate (an
+    LSTM step's three gates: one errstate's 2.5 us instead of three)."""
+    if all(a.dtype.kind == 'f' and a.itemsize >= 4 and a.size < _parallel.TRANSCENDENTAL_MIN
+           for a in arrays):
+        with np.errstate(over='ignore', under='ignore'):
+            return [_sigmoid_exp(a) for a in arrays]
+    return [Sigmoid().forward(a) for a in arrays]
 
 
 _ONES = {}

@@ -2,7 +2,7 @@
 and four biases) and the cell update (lstm_cell: the gates' pointwise part)."""
 from dezero.core import Function, needs_grad
 from dezero.cuda import get_array_module
-from dezero.functions.activation import Sigmoid, sigmoid
+from dezero.functions.activation import sigmoid, sigmoid_arrays
 from dezero.functions.linalg import matmul
 from dezero.functions.math import tanh
 from dezero.functions.shape import sum_to, transpose
@@ -98,8 +98,7 @@ class LSTMCell(Function):
             raise ValueError(f"lstm_cell: c, a_f, a_i, a_o and a_u must share one shape (N, H), "
                              f"got {', '.join(map(str, shapes))}; split the gates' "
                              "pre-activations into four (N, H) arrays.")
-        sig = Sigmoid().forward
-        f, i, o = sig(a_f), sig(a_i), sig(a_o)
+        f, i, o = sigmoid_arrays(a_f, a_i, a_o)
         xp_tanh = get_array_module(a_u).tanh
         u = xp_tanh(a_u)
         c_new = f * c
