@@ -187,7 +187,10 @@ class LeakyReLU(Function):
         # max(x, slope x) for slope <= 1, min for slope > 1: both branch-free, unlike where().
         xp = get_array_module(x)
         pick = xp.maximum if self.slope <= 1 else xp.minimum
-        return pick(x, x * self.slope)
+        y = x * self.slope
+        if y.ndim:   # into the product: one array fewer (a 0-d x gives a NumPy scalar)
+            return pick(x, y, out=y)
+        return pick(x, y)
 
     def backward(self, gy):
         return gy * self._scale()
