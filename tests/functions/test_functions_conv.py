@@ -200,6 +200,18 @@ def test_conv2d_forward_and_grads_match_loops(xs, ws, stride, pad, dtype):
         np.testing.assert_allclose(got.data, want, **TOL[dtype])
 
 
+@pytest.mark.parametrize('batch_major', [False, True])
+@pytest.mark.parametrize('dtype', [np.float32, np.float64])
+@pytest.mark.parametrize('xs, ws, stride, pad', CONV_CASES)
+def test_conv2d_weight_gradient_in_each_layout_matches_loops(monkeypatch, xs, ws, stride, pad,
+                                                             dtype, batch_major):
+    """The weight gradient's per-image layouts (flat, plain, either orientation) and the
+    batch-major one (images side by side in one product), each forced on every case."""
+    import dezero.functions.conv as conv_module
+    monkeypatch.setattr(conv_module, 'BATCH_MAJOR_MAX_POSITIONS', 1 << 30 if batch_major else 0)
+    test_conv2d_forward_and_grads_match_loops(xs, ws, stride, pad, dtype)
+
+
 @pytest.mark.parametrize('dtype', [np.float32, np.float64])
 @pytest.mark.parametrize('xs, ws, stride, pad', CONV_CASES)
 def test_conv2d_in_one_image_blocks_matches_loops(monkeypatch, xs, ws, stride, pad, dtype):
