@@ -24,6 +24,10 @@ def parse_args(description, extra=None, argv=None):
     for name in ('OMP_NUM_THREADS', 'OPENBLAS_NUM_THREADS', 'MKL_NUM_THREADS',
                  'NUMEXPR_NUM_THREADS'):
         os.environ[name] = str(args.threads)
+    # OpenBLAS's idle wait as dezero sets it when imported before NumPy (dezero/_blas_env.py):
+    # the scripts load NumPy first. It also keeps dezero's idle BLAS workers off the cores
+    # during PyTorch's rounds.
+    os.environ.setdefault('OPENBLAS_THREAD_TIMEOUT', '20')
     return args
 
 

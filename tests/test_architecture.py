@@ -16,7 +16,8 @@ SRC = pathlib.Path(__file__).resolve().parents[1] / 'src'
 
 # Lowest first. Module names match by the longest dotted prefix.
 LAYERS = [
-    ('arrays', ['dezero.cuda', 'dezero._malloc', 'dezero._parallel', 'dezero.utils_array']),
+    ('arrays', ['dezero.cuda', 'dezero._blas_env', 'dezero._malloc', 'dezero._parallel',
+                'dezero.utils_array']),
     ('engine', ['dezero.core', 'dezero.core_simple', 'dezero.anomaly']),
     ('functions', ['dezero.functions', 'dezero.functions_conv', 'dezero.numerical']),
     ('io', ['dezero.serializers', 'dezero.serializers.files', 'dezero.serializers.weights',

@@ -1,4 +1,5 @@
 """dezero: a define-by-run deep-learning framework (Deep Learning from Scratch 3)."""
+from dezero import _blas_env  # noqa: F401 (first: OpenBLAS's idle wait, before NumPy loads)
 from dezero.core import (
     Config, Function, Parameter, Variable, as_array, as_variable, from_dlpack, no_grad,
     setup_variable, test_mode, using_config)
