@@ -39,6 +39,18 @@ class _Layout:
         self.per_channel = per_channel // dtype.itemsize
         # x rows (columns) past the last window's reach, which no plane holds
         self.uncovered = (self.Hs * s[0] - p[0] < H) or (self.Ws * s[1] - p[1] < W)
+        self._spans = self._where_planes_meet_x()
+
+    def _where_planes_meet_x(self):
+        """[(a, b, plane rows, plane cols, x rows, x cols)] for each plane that holds x."""
+        spans = []
+        for a in range(self.s[0]):
+            rows = _axis_span(self.H, self.Hs, a, self.s[0], self.p[0])
+            for b in range(self.s[1]):
+                cols = _axis_span(self.W, self.Ws, b, self.s[1], self.p[1])
+                if rows is not None and cols is not None:
+                    spans.append((a, b, rows[0], cols[0], rows[1], cols[1]))
+        return spans
 
     def blocks(self, lo, hi, make):
         """(a, c, L, buffers) for the blocks a..c of channels lo..hi, L their plane positions
@@ -51,28 +63,36 @@ class _Layout:
                 made[L] = make(L)
             yield a, c, L, made[L]
 
-    def run(self, i, j, L):
-        """(plane a, plane b, start, stop) of window offset (i, j) over L plane positions."""
-        s = self.s
-        start = (i // s[0]) * self.Ws + j // s[1]
-        return i % s[0], j % s[1], start, start + L
+    def planes(self, L, dtype):
+        """An empty block of planes (s0, s1, L + tail)."""
+        return np.empty((self.s[0], self.s[1], L + self.tail), dtype=dtype)
 
-    def spans(self):
-        """[(a, b, plane rows, plane cols, x rows, x cols)]: where each plane meets x."""
-        out = []
-        for a in range(self.s[0]):
-            rows = _axis_span(self.H, self.Hs, a, self.s[0], self.p[0])
-            for b in range(self.s[1]):
-                cols = _axis_span(self.W, self.Ws, b, self.s[1], self.p[1])
-                if rows is not None and cols is not None:
-                    out.append((a, b, rows[0], cols[0], rows[1], cols[1]))
-        return out
+    def runs(self, planes, L):
+        """(t, run) for each window offset t (row-major in the window): the L plane positions
+        that offset reads for all windows of the block."""
+        k, s = self.k, self.s
+        for t in range(k[0] * k[1]):
+            i, j = divmod(t, k[1])
+            start = (i // s[0]) * self.Ws + j // s[1]
+            yield t, planes[i % s[0], j % s[1], start:start + L]
 
+    def windows(self, flat, n):
+        """The (n, OH, OW) window positions of a flat (n * Hs * Ws) block buffer."""
+        return flat.reshape(n, self.Hs, self.Ws)[:, :self.out[0], :self.out[1]]
 
-def _grids(planes, n, lay):
-    """The (n, Hs, Ws) view of each plane of a block."""
-    size = n * lay.Hs * lay.Ws
-    return lambda a, b: planes[a, b, :size].reshape(n, lay.Hs, lay.Ws)
+    def load(self, planes, x, fill):
+        """planes set to fill, then the channels x (n, H, W) copied in."""
+        planes.fill(fill)
+        for a, b, prow, pcol, xrow, xcol in self._spans:
+            self._grid(planes, a, b, len(x))[:, prow, pcol] = x[:, xrow, xcol]
+
+    def store(self, planes, dest):
+        """The planes' values at x's positions copied into dest (n, H, W)."""
+        for a, b, prow, pcol, xrow, xcol in self._spans:
+            dest[:, xrow, xcol] = self._grid(planes, a, b, len(dest))[:, prow, pcol]
+
+    def _grid(self, planes, a, b, n):
+        return planes[a, b, :n * self.Hs * self.Ws].reshape(n, self.Hs, self.Ws)
 
 
 def _channels(x):
@@ -91,26 +111,18 @@ def max_windows(x, k, s, p, out, idx_dtype):
     lay = _Layout(H, W, k, s, p, out, x.dtype)
     fill = -np.inf if x.dtype.kind == 'f' else np.iinfo(x.dtype).min
     xs = _channels(x)
-    M = N * C
-    y = np.empty((M,) + tuple(out), dtype=x.dtype)
-    idx = np.empty((M,) + tuple(out), dtype=idx_dtype)
-    spans = lay.spans()
+    y = np.empty((N * C,) + tuple(out), dtype=x.dtype)
+    idx = np.empty((N * C,) + tuple(out), dtype=idx_dtype)
 
     def make(L):
-        return (np.empty((s[0], s[1], L + lay.tail), dtype=x.dtype), np.empty(L, x.dtype),
-                np.empty(L, idx_dtype), np.empty(L, bool), np.empty(L, idx_dtype))
+        return (lay.planes(L, x.dtype), np.empty(L, x.dtype), np.empty(L, idx_dtype),
+                np.empty(L, bool), np.empty(L, idx_dtype))
 
     def part(lo, hi):
         for a, c, L, (planes, best, arg, greater, mark) in lay.blocks(lo, hi, make):
-            n = c - a
-            planes.fill(fill)
-            grid = _grids(planes, n, lay)
-            for pa, pb, prow, pcol, xrow, xcol in spans:
-                grid(pa, pb)[:, prow, pcol] = xs[a:c, xrow, xcol]
+            lay.load(planes, xs[a:c], fill)
             arg.fill(0)
-            for t in range(k[0] * k[1]):
-                pa, pb, start, stop = lay.run(t // k[1], t % k[1], L)
-                v = planes[pa, pb, start:stop]
+            for t, v in lay.runs(planes, L):
                 if t == 0:
                     np.copyto(best, v)
                     continue
@@ -119,10 +131,10 @@ def max_windows(x, k, s, p, out, idx_dtype):
                 # offsets come in increasing t: the last strictly greater one is the max t
                 np.multiply(greater, idx_dtype(t), out=mark)
                 np.maximum(arg, mark, out=arg)
-            y[a:c] = best.reshape(n, lay.Hs, lay.Ws)[:, :out[0], :out[1]]
-            idx[a:c] = arg.reshape(n, lay.Hs, lay.Ws)[:, :out[0], :out[1]]
+            y[a:c] = lay.windows(best, c - a)
+            idx[a:c] = lay.windows(arg, c - a)
 
-    _split(lay, M, part)
+    _split(lay, N * C, part)
     return y.reshape((N, C) + tuple(out)), idx.reshape((N, C) + tuple(out))
 
 
@@ -130,29 +142,22 @@ def max_windows_grad(gy, idx, x_shape, k, s, p):
     """The gradient of max_windows: gy (N, C, OH, OW) added at each window's arg-max idx
     into zeros of x_shape."""
     N, C, H, W = x_shape
-    out = gy.shape[2:]
-    lay = _Layout(H, W, k, s, p, out, gy.dtype)
+    lay = _Layout(H, W, k, s, p, gy.shape[2:], gy.dtype)
     gys, idxs = _channels(gy), _channels(idx)
-    M = N * C
-    gx = (np.zeros if lay.uncovered else np.empty)((M, H, W), dtype=gy.dtype)
+    gx = (np.zeros if lay.uncovered else np.empty)((N * C, H, W), dtype=gy.dtype)
     disjoint = s[0] >= k[0] and s[1] >= k[1]
     bits = {1: np.uint8, 2: np.uint16, 4: np.uint32, 8: np.uint64}.get(gy.dtype.itemsize)
-    spans = lay.spans()
 
     def make(L):   # the junk positions of g and arg stay 0 for good
-        return (np.empty((s[0], s[1], L + lay.tail), dtype=gy.dtype), np.zeros(L, gy.dtype),
-                np.zeros(L, idx.dtype), np.empty(L, bool), np.empty(L, bits or np.uint8),
-                np.empty(L, gy.dtype))
+        return (lay.planes(L, gy.dtype), np.zeros(L, gy.dtype), np.zeros(L, idx.dtype),
+                np.empty(L, bool), np.empty(L, bits or np.uint8), np.empty(L, gy.dtype))
 
     def part(lo, hi):
         for a, c, L, (planes, g, arg, here, mask, share) in lay.blocks(lo, hi, make):
-            n = c - a
             planes.fill(0)
-            g.reshape(n, lay.Hs, lay.Ws)[:, :out[0], :out[1]] = gys[a:c]
-            arg.reshape(n, lay.Hs, lay.Ws)[:, :out[0], :out[1]] = idxs[a:c]
-            for t in range(k[0] * k[1]):
-                pa, pb, start, stop = lay.run(t // k[1], t % k[1], L)
-                v = planes[pa, pb, start:stop]
+            lay.windows(g, c - a)[...] = gys[a:c]
+            lay.windows(arg, c - a)[...] = idxs[a:c]
+            for t, v in lay.runs(planes, L):
                 np.equal(arg, t, out=here)
                 if bits is None:
                     np.add(v, g, out=v, where=here)
@@ -165,11 +170,9 @@ def max_windows_grad(gy, idx, x_shape, k, s, p):
                 else:
                     np.bitwise_and(g.view(bits), mask, out=share.view(bits))
                     np.add(v, share, out=v)
-            grid = _grids(planes, n, lay)
-            for pa, pb, prow, pcol, xrow, xcol in spans:
-                gx[a:c, xrow, xcol] = grid(pa, pb)[:, prow, pcol]
+            lay.store(planes, gx[a:c])
 
-    _split(lay, M, part)
+    _split(lay, N * C, part)
     return gx.reshape(x_shape)
 
 
@@ -179,25 +182,19 @@ def sum_windows(x, k, s, p, out):
     lay = _Layout(H, W, k, s, p, out, x.dtype)
     xs = _channels(x)
     y = np.empty((N * C,) + tuple(out), dtype=x.dtype)
-    spans = lay.spans()
 
     def make(L):
-        return np.empty((s[0], s[1], L + lay.tail), dtype=x.dtype), np.empty(L, x.dtype)
+        return lay.planes(L, x.dtype), np.empty(L, x.dtype)
 
     def part(lo, hi):
         for a, c, L, (planes, total) in lay.blocks(lo, hi, make):
-            n = c - a
-            planes.fill(0)
-            grid = _grids(planes, n, lay)
-            for pa, pb, prow, pcol, xrow, xcol in spans:
-                grid(pa, pb)[:, prow, pcol] = xs[a:c, xrow, xcol]
-            for t in range(k[0] * k[1]):
-                pa, pb, start, stop = lay.run(t // k[1], t % k[1], L)
+            lay.load(planes, xs[a:c], 0)
+            for t, v in lay.runs(planes, L):
                 if t == 0:
-                    np.copyto(total, planes[pa, pb, start:stop])
+                    np.copyto(total, v)
                 else:
-                    total += planes[pa, pb, start:stop]
-            y[a:c] = total.reshape(n, lay.Hs, lay.Ws)[:, :out[0], :out[1]]
+                    total += v
+            y[a:c] = lay.windows(total, c - a)
 
     _split(lay, N * C, part)
     return y.reshape((N, C) + tuple(out))
@@ -207,27 +204,20 @@ def sum_windows_grad(g, x_shape, k, s, p):
     """The gradient of sum_windows: g (N, C, OH, OW) added over each window into zeros of
     x_shape."""
     N, C, H, W = x_shape
-    out = g.shape[2:]
-    lay = _Layout(H, W, k, s, p, out, g.dtype)
+    lay = _Layout(H, W, k, s, p, g.shape[2:], g.dtype)
     gs = _channels(g)
     gx = (np.zeros if lay.uncovered else np.empty)((N * C, H, W), dtype=g.dtype)
-    spans = lay.spans()
 
     def make(L):   # the junk positions of spread stay 0 for good
-        return np.empty((s[0], s[1], L + lay.tail), dtype=g.dtype), np.zeros(L, g.dtype)
+        return lay.planes(L, g.dtype), np.zeros(L, g.dtype)
 
     def part(lo, hi):
         for a, c, L, (planes, spread) in lay.blocks(lo, hi, make):
-            n = c - a
             planes.fill(0)
-            spread.reshape(n, lay.Hs, lay.Ws)[:, :out[0], :out[1]] = gs[a:c]
-            for t in range(k[0] * k[1]):
-                pa, pb, start, stop = lay.run(t // k[1], t % k[1], L)
-                run = planes[pa, pb, start:stop]
-                run += spread
-            grid = _grids(planes, n, lay)
-            for pa, pb, prow, pcol, xrow, xcol in spans:
-                gx[a:c, xrow, xcol] = grid(pa, pb)[:, prow, pcol]
+            lay.windows(spread, c - a)[...] = gs[a:c]
+            for _, v in lay.runs(planes, L):
+                v += spread
+            lay.store(planes, gx[a:c])
 
     _split(lay, N * C, part)
     return gx.reshape(x_shape)
