@@ -157,6 +157,17 @@ def _deconv_forward(xp, x, W, s, p, out_hw):
     return y
 
 
+def _weight_and_input_grads(xp, weight_grad, input_grad):
+    """(weight_grad(), input_grad() or None when input_grad is None). A convolution's two
+    gradients need nothing of each other: with threads to spare they run at once, each on
+    one thread (_parallel.run_tasks), rather than one after the other with each one's batch
+    split (the CNN step of benchmarks/bench_cnn.py at two threads: 21.6 -> 21.2 ms, medians
+    of 11 rounds)."""
+    if input_grad is None:
+        return weight_grad(), None
+    return tuple(_parallel.run_tasks(xp, [weight_grad, input_grad]))
+
+
 class Conv2d(Function):
     """y = conv2d(x, W, b); see conv2d."""
 
@@ -191,21 +202,14 @@ class Conv2d(Function):
         return gx, Conv2DGradW(W.shape[2:], s, p)(x, gy)
 
     def backward_arrays(self, gy):
-        # backward on arrays. The input and weight gradients need nothing of each other:
-        # with threads to spare they run at once, each on one thread (_parallel.run_tasks),
-        # rather than one after the other with each one's batch split (the CNN step of
-        # benchmarks/bench_cnn.py at two threads: 21.6 -> 21.2 ms, medians of 11 rounds).
         x, W = self.inputs[0].data, self.inputs[1].data
         s, p = self.stride, self.pad
         with_bias = len(self.inputs) == 3
         grad_w = Conv2DGradW(W.shape[2:], s, p, with_bias)
-        tasks = [lambda: grad_w.forward(x, gy)]
-        if self.need_gx:
-            grad_x = Deconv2d(s, p, x.shape[2:])
-            tasks.append(lambda: grad_x.forward(gy, W))
-        results = _parallel.run_tasks(get_array_module(gy), tasks)
-        gx = results[1] if self.need_gx else None
-        return (gx,) + tuple(results[0]) if with_bias else (gx, results[0])
+        gW, gx = _weight_and_input_grads(
+            get_array_module(gy), lambda: grad_w.forward(x, gy),
+            (lambda: Deconv2d(s, p, x.shape[2:]).forward(gy, W)) if self.need_gx else None)
+        return (gx,) + tuple(gW) if with_bias else (gx, gW)
 
 
 class Deconv2d(Function):
@@ -260,20 +264,17 @@ class Deconv2d(Function):
         return gx, gW
 
     def backward_arrays(self, gy):
-        # As Conv2d's: the input and weight gradients at once, one thread each.
         x, W = self.inputs[0].data, self.inputs[1].data
         s, p = self.stride, self.pad
         xp = get_array_module(gy)
         grad_w = Conv2DGradW(W.shape[2:], s, p)
-        tasks = [lambda: grad_w.forward(gy, x)]
-        if self.need_gx:
-            tasks.append(lambda: _conv_forward(
-                xp, gy, W, s, p, _outsize('conv2d', gy.shape, W.shape[2:], s, p)))
-        results = _parallel.run_tasks(xp, tasks)
-        gx = results[1] if self.need_gx else None
+        # gx = conv2d(gy, W), of x's size (forward checked that outsize gives it)
+        gW, gx = _weight_and_input_grads(
+            xp, lambda: grad_w.forward(gy, x),
+            (lambda: _conv_forward(xp, gy, W, s, p, x.shape[2:])) if self.need_gx else None)
         if len(self.inputs) == 3:
-            return gx, results[0], gy.sum(axis=(0, 2, 3))
-        return gx, results[0]
+            return gx, gW, gy.sum(axis=(0, 2, 3))
+        return gx, gW
 
 
 def _flat_grad_w(K, OC, out, padded_w):
