@@ -131,6 +131,18 @@ def logsumexp(x, axis=1):
     return m
 
 
+def softmax(x, axis):
+    """exp(x - max) / sum(exp(x - max)) along axis (an int, a tuple or None) as a new float
+    array: the stable softmax of a non-empty x (integer and bool x in floating point)."""
+    from dezero.cuda import get_array_module
+    xp = get_array_module(x)
+    x = as_float(x)
+    y = xp.asarray(x - x.max(axis=axis, keepdims=True))   # a 0-d x gives a NumPy scalar
+    _parallel.transcendental(xp, xp.exp, y, out=y)
+    y /= y.sum(axis=axis, keepdims=True)
+    return y
+
+
 def pair(x):
     """(x, x) for an int, x itself for a pair; anything else is a ValueError."""
     if isinstance(x, (int, np.integer)):

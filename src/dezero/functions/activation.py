@@ -75,14 +75,9 @@ class Sigmoid(Function):
             x = x.astype(np.float64)   # NumPy's promotion for a Python float
         elif x.itemsize == 2:          # float16
             return self.forward(x.astype(np.float32)).astype(np.float16)
-        if x.size < _parallel.TRANSCENDENTAL_MIN:
+        if x.size < _parallel.TRANSCENDENTAL_MIN:   # the common case first: per-op overhead
             return _sigmoid_kernel(x)
-        xp = get_array_module(x)
-        y = xp.empty(x.shape, dtype=x.dtype)
-        if _parallel.elementwise(xp, _sigmoid_kernel, y, x,
-                                 min_size=_parallel.TRANSCENDENTAL_MIN) is not None:
-            return y   # large: split over threads
-        return _sigmoid_kernel(x, y)
+        return _parallel.transcendental(get_array_module(x), _sigmoid_kernel, x)
 
     def backward(self, gy):
         y = self.outputs[0]()
@@ -222,14 +217,10 @@ class Softmax(Function):
 
     def forward(self, x):
         _check_axis('softmax', x, self.axis)
-        x = utils_array.as_float(x)  # integer and bool logits compute in floating point
         if x.size == 0:
-            return x.copy()  # nothing to normalise (NumPy's max refuses an empty axis)
-        xp = get_array_module(x)
-        y = x - x.max(axis=self.axis, keepdims=True)
-        _parallel.transcendental(xp, xp.exp, y, out=y)
-        y /= y.sum(axis=self.axis, keepdims=True)
-        return y
+            # nothing to normalise (NumPy's max refuses an empty axis)
+            return utils_array.as_float(x).copy()
+        return utils_array.softmax(x, self.axis)
 
     def backward(self, gy):
         y = self.outputs[0]()

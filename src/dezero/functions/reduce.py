@@ -6,7 +6,7 @@ dimensions. Backward passes are written with dezero Functions (create_graph work
 """
 import numpy as np
 
-from dezero import _parallel, utils_array
+from dezero import utils_array
 from dezero.core import Function, Variable
 from dezero.cuda import get_array_module
 from dezero.functions.shape import broadcast_to, reshape
@@ -243,11 +243,7 @@ class LogSumExp(Function):
         xp = get_array_module(x)
         if x.size == 0:
             return _grad_array_to_input(gy, x.shape, self.axis, self.keepdims) * 0.0
-        x = utils_array.as_float(x)
-        # softmax(x) along axis, in place (asarray: a 0-d x gives a NumPy scalar)
-        s = xp.asarray(x - x.max(axis=self.axis, keepdims=True))
-        _parallel.transcendental(xp, xp.exp, s, out=s)
-        s /= s.sum(axis=self.axis, keepdims=True)
+        s = utils_array.softmax(x, self.axis)   # a new array: the product may go into it
         g = _grad_array_to_input(gy, x.shape, self.axis, self.keepdims)
         if xp.result_type(s, g) != s.dtype:   # float64 gy on float32 x: as backward gives
             return s * g
