@@ -173,6 +173,19 @@ def _axis_span(n_x, n_plane, parity, stride, pad):
     return slice(r0, r0 + count), slice(x0, x0 + (count - 1) * stride + 1, stride)
 
 
+def _plane_spans(hw, plane_hw, s, p):
+    """[(a, b, plane rows, plane cols, rows, cols)]: where each stride-parity plane (a, b) of
+    plane_hw positions meets an image of hw positions padded by p (see _axis_span)."""
+    spans = []
+    for a in range(s[0]):
+        rows = _axis_span(hw[0], plane_hw[0], a, s[0], p[0])
+        for b in range(s[1]):
+            cols = _axis_span(hw[1], plane_hw[1], b, s[1], p[1])
+            if rows is not None and cols is not None:
+                spans.append((a, b, rows[0], cols[0], rows[1], cols[1]))
+    return spans
+
+
 def _col2im_planes(xp, gcol, dest, k, s, p, in_hw, row_w):
     """col2im for strides above 1 (NumPy): scatter-add gcol (n, M, KH, KW, L), columns over
     the input grid in_hw laid on rows of row_w = W + (KW - 1) // s[1] positions (the extra
@@ -194,13 +207,8 @@ def _col2im_planes(xp, gcol, dest, k, s, p, in_hw, row_w):
     OH, OW = dest.shape[2:]
     if Hs * s[0] - p[0] < OH or row_w * s[1] - p[1] < OW:
         dest[...] = 0   # an outsize past the last window: rows no window reaches
-    for a in range(s[0]):
-        rows = _axis_span(OH, Hs, a, s[0], p[0])
-        for b in range(s[1]):
-            cols = _axis_span(OW, row_w, b, s[1], p[1])
-            if rows is not None and cols is not None:
-                grid = planes[a, b].reshape(n, M, Hs, row_w)
-                dest[:, :, rows[1], cols[1]] = grid[:, :, rows[0], cols[0]]
+    for a, b, prow, pcol, rows, cols in _plane_spans((OH, OW), (Hs, row_w), s, p):
+        dest[:, :, rows, cols] = planes[a, b].reshape(n, M, Hs, row_w)[:, :, prow, pcol]
     return dest
 
 

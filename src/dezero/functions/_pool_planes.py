@@ -18,7 +18,7 @@ it: offsets are scanned in that order, a later one winning only when strictly gr
 import numpy as np
 
 from dezero import _parallel
-from dezero.functions._im2col import _axis_span
+from dezero.functions._im2col import _plane_spans
 
 _BLOCK_BYTES = 1 << 20
 
@@ -39,18 +39,7 @@ class _Layout:
         self.per_channel = per_channel // dtype.itemsize
         # x rows (columns) past the last window's reach, which no plane holds
         self.uncovered = (self.Hs * s[0] - p[0] < H) or (self.Ws * s[1] - p[1] < W)
-        self._spans = self._where_planes_meet_x()
-
-    def _where_planes_meet_x(self):
-        """[(a, b, plane rows, plane cols, x rows, x cols)] for each plane that holds x."""
-        spans = []
-        for a in range(self.s[0]):
-            rows = _axis_span(self.H, self.Hs, a, self.s[0], self.p[0])
-            for b in range(self.s[1]):
-                cols = _axis_span(self.W, self.Ws, b, self.s[1], self.p[1])
-                if rows is not None and cols is not None:
-                    spans.append((a, b, rows[0], cols[0], rows[1], cols[1]))
-        return spans
+        self._spans = _plane_spans((H, W), (self.Hs, self.Ws), s, p)
 
     def blocks(self, lo, hi, make):
         """(a, c, L, buffers) for the blocks a..c of channels lo..hi, L their plane positions
