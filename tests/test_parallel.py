@@ -260,3 +260,33 @@ def test_conv2d_backward_runs_input_and_weight_gradients_at_once(monkeypatch,
     assert calls == [2]          # the array backward only
     for fast, slow in zip(grads[False], grads[True]):
         np.testing.assert_allclose(fast, slow, rtol=1e-12, atol=1e-12)
+
+
+_FORK_SCRIPT = '''
+import os, sys
+import numpy as np
+from threadpoolctl import threadpool_limits
+threadpool_limits(2, user_api='blas')
+import dezero.functions as F
+from dezero import _parallel
+x = np.random.default_rng(0).standard_normal((64, 16, 28, 28)).astype(np.float32)
+assert len(_parallel.chunks(np, x.size, 1 << 18)) == 2, 'no split to test'
+expected = F.relu(x).data              # the parent's pool threads exist now
+pid = os.fork()
+if pid == 0:                           # they do not in the child: it must split anyway
+    ok = np.array_equal(F.relu(x).data, expected) and _parallel._pool is not None
+    os._exit(0 if ok else 3)
+_, status = os.waitpid(pid, 0)
+sys.exit(os.waitstatus_to_exitcode(status))
+'''
+
+
+@pytest.mark.skipif(not hasattr(__import__('os'), 'fork'), reason='needs os.fork (POSIX)')
+def test_a_forked_child_splits_with_threads_of_its_own():
+    """The parent's pool threads do not survive a fork: the child starts its own pool
+    instead of waiting forever for theirs."""
+    import subprocess
+    import sys
+    proc = subprocess.run([sys.executable, '-c', _FORK_SCRIPT], capture_output=True,
+                          text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr

@@ -102,6 +102,19 @@ def before_product(x, W):
         restore_blas()
 
 
+def _forget_threads():
+    """In a child made by fork: the parent's pool threads do not exist there (a split would
+    wait for them forever), a lock may have been held by one of them, and the new threads'
+    BLAS buffers are cold."""
+    global _lock, _pool, _pool_size, _warmed
+    _lock = threading.Lock()
+    _pool, _pool_size, _warmed = None, 0, 0
+
+
+if hasattr(os, 'register_at_fork'):  # POSIX
+    os.register_at_fork(after_in_child=_forget_threads)
+
+
 def _executor(workers):
     global _pool, _pool_size
     with _lock:
