@@ -143,6 +143,40 @@ def test_sgd_large_parameter_uses_same_arithmetic_as_plain_expression():
     np.testing.assert_array_equal(m.W.data, expected)
 
 
+@pytest.mark.parametrize('dtype', [np.float32, np.float64])
+@pytest.mark.parametrize('name,make,step,init', CASES, ids=[c[0] for c in CASES])
+def test_chunked_update_of_a_large_parameter_is_bit_identical(monkeypatch, name, make, step,
+                                                             init, dtype):
+    """On NumPy, large updates run over cache-sized chunks (with a remainder here): the
+    same bits as one pass over the whole arrays, and the hand-computed formula."""
+    from dezero.optimizers import algorithms
+    rng = np.random.default_rng(0)
+    start = rng.standard_normal((300, 70))          # 21,000 elements: 5 chunks and a rest
+    grads = [rng.standard_normal((300, 70)) for _ in range(2)]
+
+    def run(chunk_bytes):
+        monkeypatch.setattr(algorithms, '_CHUNK_BYTES', chunk_bytes)
+        chunks = -(-start.size // algorithms._chunk_elements(5, np.dtype(dtype).itemsize))
+        assert chunks == (1 if chunk_bytes > start.nbytes * 8 else 6), chunks
+        m = Layer()
+        m.W = Parameter(start.astype(dtype))
+        opt = make().setup(m)
+        for g in grads:
+            m.W.grad = Variable(g.astype(dtype))
+            opt.update()
+        return m.W.data
+
+    chunked, whole = run(1 << 14), run(1 << 40)
+    assert chunked.dtype == dtype
+    np.testing.assert_array_equal(chunked, whole)
+    states = init(start)
+    expected = start.copy()
+    for t, g in enumerate(grads, start=1):
+        expected = step(expected, g.astype(dtype).astype(np.float64), states, t)
+    tol = 2e-5 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(chunked, expected, rtol=tol, atol=tol)
+
+
 def test_sgd_with_float64_grad_keeps_float32_param():
     m = _model()
     m.w.grad = Variable(np.ones(3))

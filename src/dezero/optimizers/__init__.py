@@ -23,7 +23,6 @@ from dezero.optimizers._checks import (  # noqa: F401 (the helpers' old home)
     _scheduler_state_problems,
 )
 from dezero.optimizers.algorithms import (  # noqa: F401
-    _CHUNK,
     SGD,
     AdaDelta,
     AdaGrad,
@@ -31,7 +30,6 @@ from dezero.optimizers.algorithms import (  # noqa: F401
     AdamW,
     MomentumSGD,
     RMSprop,
-    _sub_scaled,
 )
 from dezero.optimizers.base import Optimizer  # noqa: F401
 from dezero.optimizers.hooks import ClipGrad, FreezeParam, WeightDecay  # noqa: F401
