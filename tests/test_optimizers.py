@@ -177,6 +177,40 @@ def test_chunked_update_of_a_large_parameter_is_bit_identical(monkeypatch, name,
     np.testing.assert_allclose(chunked, expected, rtol=tol, atol=tol)
 
 
+@pytest.mark.parametrize('name,make', [c[:2] for c in CASES], ids=[c[0] for c in CASES])
+def test_update_split_over_threads_is_bit_identical(monkeypatch, name, make):
+    from dezero import _parallel
+    from dezero.optimizers import algorithms
+    monkeypatch.setattr(algorithms, '_CHUNK_BYTES', 1 << 14)
+    rng = np.random.default_rng(1)
+    start = rng.standard_normal(50_001).astype(np.float32)  # parts of several chunks, odd
+    grads = [rng.standard_normal(start.shape).astype(np.float32) for _ in range(2)]
+    calls = []
+    run = _parallel.run
+    monkeypatch.setattr(_parallel, 'run', lambda fn, parts: calls.append(parts) or run(fn, parts))
+
+    def updated(threads, min_work):
+        monkeypatch.setenv('DEZERO_NUM_THREADS', threads)
+        monkeypatch.setattr(algorithms, 'SPLIT_MIN_WORK', min_work)
+        m = Layer()
+        m.W = Parameter(start.copy())
+        opt = make().setup(m)
+        for g in grads:
+            m.W.grad = Variable(g)
+            opt.update()
+        return m.W.data
+
+    one = updated('1', 1)
+    split = updated('2', 1)
+    if not _parallel._blas_controllers():
+        pytest.skip('no threadpoolctl-controlled BLAS: updates are not split')
+    assert [len(p) for p in calls] == [1, 1, 2, 2]
+    np.testing.assert_array_equal(split, one)
+    calls.clear()
+    updated('2', 1 << 40)                     # too little work to share
+    assert [len(p) for p in calls] == [1, 1]
+
+
 def test_sgd_with_float64_grad_keeps_float32_param():
     m = _model()
     m.w.grad = Variable(np.ones(3))
