@@ -508,3 +508,76 @@ def test_unchain_backward_also_cuts_sibling_outputs():
 def test_binary_shape_mismatch_names_the_operation_and_shapes(op, name):
     with pytest.raises(ValueError, match=rf"{name}: shapes \(3,\) and \(4,\) do not broadcast"):
         op(Variable(np.ones(3)), Variable(np.ones(4)))
+
+
+# PyTorch's y.backward(g): an array or Variable passed first (or as gradient=) is the
+# gradient the walk starts from; bools keep the book's meaning (retain_grad).
+_X = np.array([1.0, 2.0, 3.0])
+_G = np.array([1.0, 0.5, 0.0])
+
+
+@pytest.mark.parametrize('call,expected_gx', [
+    (lambda y: y.backward(_G), 2 * _X * _G),
+    (lambda y: y.backward(Variable(_G)), 2 * _X * _G),
+    (lambda y: y.backward(gradient=_G), 2 * _X * _G),
+    (lambda y: y.backward(np.array([1, 0, 2])), 2 * _X * [1, 0, 2]),   # ints: as floats
+    (lambda y: y.backward(), 2 * _X),                                    # the book's ones
+    (lambda y: y.backward(True), 2 * _X),                                # retain_grad
+    (lambda y: y.backward(np.True_), 2 * _X),
+], ids=['array', 'variable', 'keyword', 'int array', 'none', 'True', 'np.True_'])
+def test_backward_starts_from_a_given_gradient(call, expected_gx):
+    x = Variable(_X.copy())
+    y = x * x
+    call(y)
+    np.testing.assert_array_equal(x.grad.data, expected_gx)
+    assert x.grad.dtype == np.float64
+
+
+def test_backward_from_a_gradient_keeps_the_book_flags():
+    x = Variable(_X.copy())
+    y = x * x * x
+    y.backward(_G, create_graph=True)          # d/dx (x^3 . g) = 3 x^2 g, differentiable
+    np.testing.assert_allclose(x.grad.data, 3 * _X ** 2 * _G)
+    gx = x.grad
+    x.cleargrad()
+    gx.backward()
+    np.testing.assert_allclose(x.grad.data, 6 * _X * _G)
+    h = Variable(_X.copy())
+    t = h * h
+    y = t * 2
+    y.backward(_G)                             # as the book: only leaves keep gradients
+    assert y.grad is None and t.grad is None
+    np.testing.assert_array_equal(h.grad.data, 4 * _X * _G)
+    h.cleargrad()
+    y = (h * h) * 2
+    y.backward(gradient=_G, retain_grad=True)
+    np.testing.assert_array_equal(y.grad.data, _G)
+
+
+def test_backward_from_a_gradient_on_a_leaf_accumulates():
+    x = Variable(_X.copy())
+    x.backward(_G)
+    x.backward(_G)
+    np.testing.assert_array_equal(x.grad.data, 2 * _G)
+
+
+@pytest.mark.parametrize('arg,exc,message', [
+    (np.ones(2), ValueError, r'backward: gradient has shape \(2,\) but the output has shape '
+                             r'\(3,\); pass one value per output element'),
+    ([1.0, 1.0, 1.0], TypeError, r'backward: retain_grad must be a bool, got list; to start '
+                                 r'from a gradient, pass an array or Variable of shape \(3,\)'),
+    ('yes', TypeError, r'retain_grad must be a bool, got str'),
+])
+def test_backward_with_a_bad_gradient_says_what_to_pass(arg, exc, message):
+    x = Variable(_X.copy())
+    y = x * x
+    with pytest.raises(exc, match=message):
+        y.backward(arg)
+    assert x.grad is None
+
+
+def test_backward_gradient_keyword_refuses_non_arrays():
+    y = Variable(_X.copy()) * 2
+    with pytest.raises(TypeError, match=r'backward: gradient must be an array or Variable of '
+                                        r'shape \(3,\), got list'):
+        y.backward(gradient=[1.0, 1.0, 1.0])

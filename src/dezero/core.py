@@ -275,7 +275,7 @@ class Variable:
                     if y is not None and y is not self:
                         y.unchain()
 
-    def backward(self, retain_grad=False, create_graph=False):
+    def backward(self, retain_grad=False, create_graph=False, gradient=None):
         """Accumulate d(self)/d(leaf) into every leaf's `grad`.
 
         Walks the graph with a heap (newest generation first, never recursion),
@@ -286,7 +286,20 @@ class Variable:
             retain_grad: keep the gradients of intermediate Variables too.
             create_graph: record the backward pass itself as a graph, so the
                 gradients can be differentiated again (higher-order derivatives).
+            gradient: the gradient to start from (an array or Variable of self's
+                shape), as in PyTorch's `y.backward(g)`: an array or Variable passed
+                first is taken as this, not as retain_grad. It becomes self.grad (added
+                to it when self is a leaf). Without it, the walk starts from self.grad,
+                or from ones when that is None.
         """
+        if gradient is None and _is_gradient_like(retain_grad):
+            gradient, retain_grad = retain_grad, False
+        elif not isinstance(retain_grad, (bool, int, np.bool_, np.integer, type(None))):
+            raise TypeError(f"backward: retain_grad must be a bool, got "
+                            f"{type(retain_grad).__name__}; to start from a gradient, pass an "
+                            f"array or Variable of shape {self.shape} (gradient=...).")
+        if gradient is not None:
+            self._seed(gradient)
         if self.grad is None:
             xp = cuda.get_array_module(self.data)
             data = self.data
@@ -362,6 +375,21 @@ class Variable:
             if check:
                 settings.anomaly_backward = None
 
+    def _seed(self, gradient):
+        g = gradient.data if isinstance(gradient, Variable) else gradient
+        if not _is_gradient_like(g):
+            raise TypeError(f"backward: gradient must be an array or Variable of shape "
+                            f"{self.shape}, got {type(gradient).__name__}.")
+        if g.shape != self.data.shape:
+            raise ValueError(f"backward: gradient has shape {g.shape} but the output has "
+                             f"shape {self.data.shape}; pass one value per output element.")
+        if g.dtype.kind not in 'fc':  # gradients are floating point, as the ones seed is
+            g = g.astype(self.data.dtype if self.data.dtype.kind in 'fc' else np.float64)
+        if self.creator is None and self.grad is not None:  # a leaf accumulates
+            self.grad = Variable(self.grad.data + g)
+        else:
+            self.grad = Variable(g)
+
     def to_cpu(self):
         """Move data (and grad) to NumPy, in place."""
         if self.data is not None:
@@ -412,6 +440,12 @@ def _output_grads(f):
 class _Constant(Variable):
     """An array that a Function call wrapped on the fly: nobody can read its gradient."""
     __slots__ = ()
+
+
+def _is_gradient_like(value):
+    """A Variable or an array (NumPy's or CuPy's), not a flag such as True or np.True_."""
+    return isinstance(value, Variable) or (
+        hasattr(value, 'shape') and hasattr(value, 'dtype') and not isinstance(value, np.generic))
 
 
 def backward_on_arrays():
