@@ -3,6 +3,7 @@
 Both read Config.train: dropout is the identity in test mode, batch_norm uses the
 running statistics instead of the batch's.
 """
+import math
 import numbers
 
 import numpy as np
@@ -91,15 +92,39 @@ def _accumulator(x):
     return np.float32 if x.dtype == np.float16 else None
 
 
+# Batch norm works on x as rows (N, C*L), L = H*W: a per-channel value becomes a row of
+# C*L (each value repeated L times), so broadcasts run along long contiguous rows instead
+# of rows of L (a 4x4 map: 16), and per-channel sums add the N rows first (one product
+# with a ones vector on BLAS), then L neighbours. On (64, 128, 4, 4): a channel sum 232 ->
+# 34 us, x - mean 84 -> 44 us, a channel dot 83 -> 37 us.
+def _rows(a):
+    """(N, C, ...) as (N, C*L) (a view of a C-contiguous array)."""
+    return a if a.ndim == 2 else a.reshape(a.shape[0], math.prod(a.shape[1:]))
+
+
+def _channel_row(xp, v, x):
+    """v (C values, any shape) repeated as a row matching _rows(x)'s columns."""
+    v = v.reshape(-1)
+    return v if x.ndim == 2 else xp.repeat(v, math.prod(x.shape[2:]))
+
+
+def _per_channel(rowsum, x):
+    """Per-column sums (C*L,) of _rows(x) -> per-channel sums (C,)."""
+    return rowsum if x.ndim == 2 else rowsum.reshape(x.shape[1], -1).sum(axis=1)
+
+
+def _channel_sum(xp, a):
+    """sum(a) over all axes but 1 (float32 sums for float16)."""
+    rows = _rows(a)
+    if xp is np and a.dtype in (np.float32, np.float64) and rows.shape[0]:
+        return _per_channel(np.ones(rows.shape[0], dtype=a.dtype) @ rows, a)
+    return _per_channel(rows.sum(axis=0, dtype=_accumulator(a)), a)
+
+
 def _channel_dot(xp, a, b):
     """sum(a * b) over all axes but 1, for equally shaped (N, C, ...) arrays, in one pass
-    (einsum: no product array); summed an image at a time, then over the batch."""
-    acc = _accumulator(a)
-    if a.ndim == 2:
-        return xp.einsum('nc,nc->c', a, b, dtype=acc)
-    shape = a.shape[:2] + (int(np.prod(a.shape[2:])),)   # -1 fails for an empty batch
-    a, b = a.reshape(shape), b.reshape(shape)
-    return xp.einsum('nci,nci->nc', a, b, dtype=acc).sum(axis=0)
+    (einsum: no product array)."""
+    return _per_channel(xp.einsum('ni,ni->i', _rows(a), _rows(b), dtype=_accumulator(a)), a)
 
 
 class BatchNorm(Function):
@@ -142,23 +167,25 @@ class BatchNorm(Function):
         # shift; xc = x - mean is kept for backward (not xhat: one pass fewer). Each pass
         # runs over batch chunks, one a thread (_batch_parts).
         parts = _batch_parts(xp, x)
-        acc = _accumulator(x)
-        mu = (_summed(parts, lambda a, b: x[a:b].sum(axis=axes, dtype=acc)) / m).reshape(pshape)
-        if acc is not None:
-            mu = mu.astype(x.dtype)
+        mu = (_summed(parts, lambda a, b: _channel_sum(xp, x[a:b])) / m).reshape(pshape)
+        if mu.dtype != x.dtype and x.dtype.kind == 'f':
+            mu = mu.astype(x.dtype)   # float16 x: summed in float32
         xc = xp.empty(x.shape, dtype=mu.dtype)
+        x_rows, xc_rows, mu_row = _rows(x), _rows(xc), _channel_row(xp, mu, x)
 
         def center(a, b):
-            xp.subtract(x[a:b], mu, out=xc[a:b])
+            xp.subtract(x_rows[a:b], mu_row, out=xc_rows[a:b])
             return _channel_dot(xp, xc[a:b], xc[a:b])
         batch_var = (_summed(parts, center) / m).reshape(pshape).astype(xc.dtype)
         inv_std = 1 / xp.sqrt(batch_var + self.eps)
         scale, shift = gamma.reshape(pshape) * inv_std, beta.reshape(pshape)
         y = xp.empty(x.shape, dtype=xp.result_type(xc, scale, shift))
+        y_rows = _rows(y)
+        scale_row, shift_row = _channel_row(xp, scale, x), _channel_row(xp, shift, x)
 
         def normalize(a, b):
-            xp.multiply(xc[a:b], scale, out=y[a:b])
-            y[a:b] += shift
+            xp.multiply(xc_rows[a:b], scale_row, out=y_rows[a:b])
+            y_rows[a:b] += shift_row
         _parallel.run(normalize, parts)
 
         # Running statistics, in place; the variance is the unbiased m / (m - 1) estimate.
@@ -195,18 +222,22 @@ class BatchNorm(Function):
         xp = get_array_module(g)
         m, xc, inv_std = self.m, self.xc, self.inv_std
         parts = _batch_parts(xp, g)
-        sums = _parallel.run(lambda a, b: (g[a:b].sum(axis=axes),
+        sums = _parallel.run(lambda a, b: (_channel_sum(xp, g[a:b]),
                                            _channel_dot(xp, g[a:b], xc[a:b])), parts)
         gbeta = sum(part[0] for part in sums).reshape(pshape)
+        if gbeta.dtype != g.dtype and g.dtype.kind == 'f':
+            gbeta = gbeta.astype(g.dtype)   # float16: summed in float32
         ggamma = sum(part[1] for part in sums).reshape(pshape).astype(gbeta.dtype) * inv_std
         scale = gamma.data.reshape(pshape) * inv_std
         offset, coef = gbeta / m, scale * inv_std * ggamma / m
         gx = xp.empty(g.shape, dtype=xp.result_type(g, offset))
+        g_rows, gx_rows, xc_rows = _rows(g), _rows(gx), _rows(xc)
+        offset_row, scale_row, coef_row = (_channel_row(xp, v, g) for v in (offset, scale, coef))
 
         def finish(a, b):
-            xp.subtract(g[a:b], offset, out=gx[a:b])
-            gx[a:b] *= scale
-            gx[a:b] -= xc[a:b] * coef
+            xp.subtract(g_rows[a:b], offset_row, out=gx_rows[a:b])
+            gx_rows[a:b] *= scale_row
+            gx_rows[a:b] -= xc_rows[a:b] * coef_row
         _parallel.run(finish, parts)
         return gx, ggamma.reshape(-1), gbeta.reshape(-1)
 
