@@ -6,6 +6,7 @@ Scenarios that end the job on purpose (`die`, `hang`) are run alone.
 """
 import io
 import json
+import os
 import sys
 import time
 import traceback
@@ -373,7 +374,21 @@ def hang(comm):
     comm.allreduce_sum([1.0])
 
 
+def threads():
+    """Ranks sharing a host each take their share of its CPUs (run without thread settings
+    in the environment): prints what each rank saw."""
+    from dezero import _parallel
+    before = _parallel.num_threads()
+    comm = distributed.create_communicator('mpi')
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else os.cpu_count()
+    print(f"THREADS rank={comm.rank} before={before} after={_parallel.num_threads()} "
+          f"set={comm.threads} cpus={cpus} intra={comm.intra_size}", flush=True)
+
+
 def main(names):
+    if names[0] == 'threads':
+        threads()
+        return
     if names[0] in ('die', 'hang'):
         comm = distributed.create_communicator('mpi', timeout=1.0 if names[0] == 'hang' else None)
         globals()[names[0]](comm)

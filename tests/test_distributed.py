@@ -8,6 +8,7 @@ stand-in communicator and never initialises MPI here.
 import importlib.util
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -45,11 +46,16 @@ def mpiexec():
     return found
 
 
-def run_job(args, n=2, timeout=LAUNCH_TIMEOUT, cwd=None):
-    """Run `mpiexec -n n args...` (or plain args when n is None); kill the group on timeout."""
+def run_job(args, n=2, timeout=LAUNCH_TIMEOUT, cwd=None, one_thread=True):
+    """Run `mpiexec -n n args...` (or plain args when n is None); kill the group on timeout.
+    one_thread: with the thread counts of the environment set to 1, else with none set."""
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(
-        [str(ROOT / 'src')] + [p for p in os.environ.get('PYTHONPATH', '').split(os.pathsep) if p]),
-        OMP_NUM_THREADS='1', OPENBLAS_NUM_THREADS='1', MKL_NUM_THREADS='1')
+        [str(ROOT / 'src')] + [p for p in os.environ.get('PYTHONPATH', '').split(os.pathsep) if p]))
+    for name in ('OMP_NUM_THREADS', 'OPENBLAS_NUM_THREADS', 'MKL_NUM_THREADS',
+                 'DEZERO_NUM_THREADS'):
+        env.pop(name, None)
+        if one_thread and name != 'DEZERO_NUM_THREADS':
+            env[name] = '1'
     cmd = ([mpiexec(), '-n', str(n)] if n else []) + [sys.executable] + list(args)
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env=env, cwd=cwd, start_new_session=True)
@@ -82,6 +88,26 @@ def test_two_ranks(worker_results, name):
     """Each check passes on both ranks (see tests/dist_worker.py for what each proves)."""
     failures = {rank: error for rank, error in worker_results[name].items() if error}
     assert not failures, '\n'.join(f"rank {r}:\n{e}" for r, e in failures.items())
+
+
+def test_ranks_on_one_host_share_its_cpus():
+    """Without thread settings in the environment, each of 2 ranks on one host lowers BLAS
+    (and dezero's batch splits) to its share of the CPUs: as many threads each as the host
+    has CPUs made two MLP ranks on two CPUs 1.4x to 5.9x slower."""
+    pytest.importorskip('threadpoolctl', reason='the share is set through threadpoolctl')
+    rc, out, err, _ = run_job([str(WORKER), 'threads'], one_thread=False)
+    assert rc == 0, f"{out}\n{err}"
+    # (the ranks' lines may arrive run together)
+    keys = ('rank', 'before', 'after', 'set', 'cpus', 'intra')
+    seen = [dict(zip(keys, found)) for found in re.findall(
+        r'THREADS rank=(\d+) before=(\d+) after=(\d+) set=(None|\d+) cpus=(\d+) intra=(\d+)',
+        out)]
+    assert len(seen) == 2, out
+    for rank in seen:
+        before, after, cpus = int(rank['before']), int(rank['after']), int(rank['cpus'])
+        assert rank['intra'] == '2'
+        assert after == min(before, max(1, cpus // 2)), rank
+        assert rank['set'] == ('None' if after == before else str(after)), rank
 
 
 @pytest.mark.parametrize('scenario, message', [

@@ -290,3 +290,32 @@ def test_a_forked_child_splits_with_threads_of_its_own():
     proc = subprocess.run([sys.executable, '-c', _FORK_SCRIPT], capture_output=True,
                           text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
+
+
+@pytest.mark.parametrize('env,share,expected,after', [
+    ({}, 1, 1, 1),                                   # lowered to the share
+    ({}, 2, None, 2),                                # already within it
+    ({}, 8, None, 2),                                # never raised
+    ({}, 0, 1, 1),                                   # at least one thread
+    ({'OMP_NUM_THREADS': '2'}, 1, None, 2),          # the user's setting wins
+    ({'DEZERO_NUM_THREADS': '2'}, 1, None, 2),
+])
+def test_share_cpus_lowers_blas_unless_the_environment_sets_threads(monkeypatch, two_blas_threads,
+                                                                    env, share, expected, after):
+    for name in _parallel.THREAD_ENV:
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    assert _parallel.share_cpus(share) == expected
+    assert _blas_threads() == [after] * len(_blas_threads())
+
+
+def test_share_cpus_while_a_split_has_pinned_blas_lowers_what_comes_back(monkeypatch,
+                                                                          two_blas_threads):
+    for name in _parallel.THREAD_ENV:
+        monkeypatch.delenv(name, raising=False)
+    _parallel.run(lambda a, b: None, [(0, 1), (1, 2)])   # pins BLAS, saving 2
+    assert _blas_threads() == [1] * len(_blas_threads())
+    assert _parallel.share_cpus(1) == 1
+    _parallel.restore_blas()
+    assert _blas_threads() == [1] * len(_blas_threads())

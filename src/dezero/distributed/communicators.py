@@ -4,7 +4,7 @@ import os
 
 import numpy as np
 
-from dezero import cuda
+from dezero import _parallel, cuda
 from dezero._shared_reduce import SharedReducer
 from dezero.core import Variable
 from dezero.distributed._faults import _install_abort_hook, _Watchdog
@@ -33,6 +33,18 @@ def _import_mpi(who):
     return MPI
 
 
+def _cpu_share(node):
+    """This rank's share of its host's CPUs: its CPU set divided among the ranks on the host
+    (node, an MPI communicator) that have the same set (mpiexec without binding); a rank
+    bound to CPUs of its own keeps them all."""
+    try:
+        mine = sorted(os.sched_getaffinity(0))
+    except AttributeError:  # no affinity API (macOS)
+        mine = list(range(os.cpu_count() or 1))
+    sharing = sum(1 for cpus in node.allgather(mine) if cpus == mine)
+    return max(1, len(mine) // sharing)
+
+
 class MpiCommunicator:
     """Averages gradients and broadcasts weights over MPI (mpi4py), for NumPy or CuPy arrays.
 
@@ -41,6 +53,8 @@ class MpiCommunicator:
         size: the number of processes.
         intra_rank: this process's index among those on the same host (its GPU index).
         intra_size: the number of processes on this host.
+        threads: the BLAS thread count this rank set itself to, its share of the host's
+            CPUs with other ranks there (None: unchanged; see _parallel.share_cpus).
         mpi_comm: the underlying mpi4py communicator.
 
     Buffers travel with mpi4py's buffer-based (upper-case) calls, never pickled;
@@ -60,6 +74,8 @@ class MpiCommunicator:
         self.size = self.mpi_comm.Get_size()
         node = self.mpi_comm.Split_type(MPI.COMM_TYPE_SHARED, key=self.rank)
         self.intra_rank, self.intra_size = node.Get_rank(), node.Get_size()
+        # Ranks on one host share its CPUs: each takes its share of threads.
+        self.threads = _parallel.share_cpus(_cpu_share(node)) if self.intra_size > 1 else None
         if shared_memory not in (None, True, False):
             raise TypeError(f"{type(self).__name__}: shared_memory must be None (automatic), "
                             f"True or False, got {shared_memory!r}.")
