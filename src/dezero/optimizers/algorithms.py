@@ -61,6 +61,16 @@ def _sgd_kernel(lr):
     return kernel
 
 
+def _sub_scaled_rms(xp, data, numer, sq, t, eps, lr):
+    """data -= lr * numer / (sqrt(sq) + eps), through the scratch array t (AdaGrad,
+    RMSprop and Adam end their updates so)."""
+    xp.sqrt(sq, out=t)
+    t += eps
+    xp.divide(numer, t, out=t)
+    t *= lr
+    data -= t
+
+
 class SGD(Optimizer):
     """Plain stochastic gradient descent: W -= lr * grad."""
     _hyper_names = ('lr',)
@@ -116,11 +126,7 @@ class AdaGrad(Optimizer):
         def kernel(xp, data, grad, h, t):
             xp.multiply(grad, grad, out=t)
             h += t
-            xp.sqrt(h, out=t)
-            t += eps
-            xp.divide(grad, t, out=t)
-            t *= lr
-            data -= t
+            _sub_scaled_rms(xp, data, grad, h, t, eps, lr)
         _update_in_place(kernel, param.data, param.grad.data, (self._state_of(param)['h'],))
 
 
@@ -217,12 +223,7 @@ class Adam(Optimizer):
             t -= v
             t *= 1 - b2
             v += t
-            # data -= lr * m / (sqrt(v) + eps), reusing the temporary.
-            xp.sqrt(v, out=t)
-            t += eps
-            xp.divide(m, t, out=t)
-            t *= lr
-            data -= t
+            _sub_scaled_rms(xp, data, m, v, t, eps, lr)
         return kernel
 
     def update_one(self, param, decay=None):
@@ -264,9 +265,5 @@ class RMSprop(Optimizer):
             xp.multiply(grad, grad, out=t)
             t *= 1 - a
             v += t
-            xp.sqrt(v, out=t)
-            t += eps
-            xp.divide(grad, t, out=t)
-            t *= lr
-            data -= t
+            _sub_scaled_rms(xp, data, grad, v, t, eps, lr)
         _update_in_place(kernel, param.data, param.grad.data, (self._state_of(param)['v'],))
