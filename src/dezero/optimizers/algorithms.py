@@ -23,25 +23,30 @@ SPLIT_MIN_WORK = 1 << 21
 def _chunk_elements(n_arrays, itemsize):
     """Elements a chunk: a power of two, its n_arrays slices within _CHUNK_BYTES."""
     fit = max(_CHUNK_BYTES // (n_arrays * itemsize), 1)
-    return max(1 << (fit.bit_length() - 1), 1 << 12)
+    return max(1 << (fit.bit_length() - 1), _SMALL)
 
 
-def _update_in_place(kernel, data, grad, states=(), scratch=1):
-    """Run kernel(xp, data, grad, *states, *tmps), which updates data and states in place
-    using `scratch` scratch arrays tmps of data's and grad's result dtype.
+def _update_in_place(kernel, hyper, data, grad, states=(), scratch=1):
+    """Run kernel(xp, hyper, data, grad, *states, *tmps), which updates data and states in
+    place with the hyperparameters hyper, using `scratch` scratch arrays tmps: each either
+    an array (a chunk's buffer) or None, and then the first operation writing into it
+    (out=) allocates it.
 
     On NumPy, when every array has data's shape, dtype and C layout, the kernel runs on
     chunks of the flattened arrays (see _CHUNK_BYTES); otherwise (CuPy, mixed dtypes,
     views, small arrays) once on the whole arrays."""
-    arrays = (data, grad) + tuple(states)
     n = data.size
-    step = _chunk_elements(len(arrays) + scratch, data.dtype.itemsize) \
-        if data.__class__ is np.ndarray else n
+    if n <= _SMALL and data.__class__ is np.ndarray:  # the common small case, first
+        kernel(np, hyper, data, grad, *states, *_NONES[scratch])
+        return
+    if data.__class__ is not np.ndarray:
+        _whole(kernel, hyper, data, grad, states, scratch)
+        return
+    arrays = (data, grad) + tuple(states)
+    step = _chunk_elements(len(arrays) + scratch, data.dtype.itemsize)
     if n <= step or not all(a.__class__ is np.ndarray and a.shape == data.shape and
                             a.dtype == data.dtype and a.flags.c_contiguous for a in arrays):
-        xp = cuda.get_array_module(data)
-        dtype = xp.result_type(data, grad)
-        kernel(xp, *arrays, *[xp.empty(grad.shape, dtype=dtype) for _ in range(scratch)])
+        _whole(kernel, hyper, data, grad, states, scratch)
         return
     flat = [a.reshape(-1) for a in arrays]
 
@@ -49,22 +54,94 @@ def _update_in_place(kernel, data, grad, states=(), scratch=1):
         buffers = [np.empty(min(step, hi - lo), dtype=data.dtype) for _ in range(scratch)]
         for start in range(lo, hi, step):
             stop = min(start + step, hi)
-            kernel(np, *[a[start:stop] for a in flat], *[b[:stop - start] for b in buffers])
+            kernel(np, hyper, *[a[start:stop] for a in flat],
+                   *[b[:stop - start] for b in buffers])
 
     _parallel.run(part, _parallel.chunks(np, n, step, len(arrays) + scratch, SPLIT_MIN_WORK))
 
 
-def _sgd_kernel(lr):
-    def kernel(xp, data, grad, tmp):
-        xp.multiply(grad, lr, out=tmp)
-        data -= tmp
-    return kernel
+# Below a chunk's smallest size the arrays are updated whole, with as little Python as
+# possible: small models (the book's) update many small parameters every step.
+_SMALL = 1 << 12
+
+
+_NONES = ((), (None,), (None, None))
+
+
+def _whole(kernel, hyper, data, grad, states, scratch):
+    """The kernel on whole arrays: its scratch arrays None, so that its first operation
+    into each allocates it (as plain expressions would)."""
+    xp = np if data.__class__ is np.ndarray else cuda.get_array_module(data)
+    kernel(xp, hyper, data, grad, *states, *_NONES[scratch])
+
+
+# The update rules as array kernels (see _update_in_place).
+def _sgd(xp, lr, data, grad, t):
+    t = xp.multiply(grad, lr, out=t)
+    data -= t
+
+
+def _momentum_sgd(xp, hyper, data, grad, v, t):
+    momentum, lr = hyper
+    v *= momentum
+    t = xp.multiply(grad, lr, out=t)
+    v -= t
+    data += v
+
+
+def _adagrad(xp, hyper, data, grad, h, t):
+    eps, lr = hyper
+    t = xp.multiply(grad, grad, out=t)
+    h += t
+    _sub_scaled_rms(xp, data, grad, h, t, eps, lr)
+
+
+def _adadelta(xp, hyper, data, grad, msg, msdx, dx, t):
+    rho, eps = hyper
+    msg *= rho
+    t = xp.multiply(grad, 1 - rho, out=t)
+    t *= grad
+    msg += t
+    dx = xp.add(msdx, eps, out=dx)      # dx = sqrt((msdx + eps) / (msg + eps)) * grad
+    xp.add(msg, eps, out=t)
+    xp.divide(dx, t, out=dx)
+    xp.sqrt(dx, out=dx)
+    dx *= grad
+    msdx *= rho
+    xp.multiply(dx, 1 - rho, out=t)
+    t *= dx
+    msdx += t
+    data -= dx
+
+
+def _adam(xp, hyper, data, grad, m, v, t):
+    b1, b2, eps, lr, decay = hyper
+    if decay is not None:  # AdamW
+        data *= decay
+    # m += (1 - b1) * (grad - m); v += (1 - b2) * (grad^2 - v), with one temporary.
+    t = xp.subtract(grad, m, out=t)
+    t *= 1 - b1
+    m += t
+    xp.multiply(grad, grad, out=t)
+    t -= v
+    t *= 1 - b2
+    v += t
+    _sub_scaled_rms(xp, data, m, v, t, eps, lr)
+
+
+def _rmsprop(xp, hyper, data, grad, v, t):
+    a, eps, lr = hyper
+    v *= a
+    t = xp.multiply(grad, grad, out=t)
+    t *= 1 - a
+    v += t
+    _sub_scaled_rms(xp, data, grad, v, t, eps, lr)
 
 
 def _sub_scaled_rms(xp, data, numer, sq, t, eps, lr):
     """data -= lr * numer / (sqrt(sq) + eps), through the scratch array t (AdaGrad,
     RMSprop and Adam end their updates so)."""
-    xp.sqrt(sq, out=t)
+    t = xp.sqrt(sq, out=t)
     t += eps
     xp.divide(numer, t, out=t)
     t *= lr
@@ -82,7 +159,7 @@ class SGD(Optimizer):
         self._check_hypers()
 
     def update_one(self, param):
-        _update_in_place(_sgd_kernel(float(self.lr)), param.data, param.grad.data)
+        _update_in_place(_sgd, float(self.lr), param.data, param.grad.data)
 
 
 class MomentumSGD(Optimizer):
@@ -98,14 +175,8 @@ class MomentumSGD(Optimizer):
         self._check_hypers()
 
     def update_one(self, param):
-        momentum, lr = float(self.momentum), float(self.lr)
-
-        def kernel(xp, data, grad, v, tmp):
-            v *= momentum
-            xp.multiply(grad, lr, out=tmp)
-            v -= tmp
-            data += v
-        _update_in_place(kernel, param.data, param.grad.data, (self._state_of(param)['v'],))
+        _update_in_place(_momentum_sgd, (float(self.momentum), float(self.lr)), param.data,
+                         param.grad.data, (self._state_of(param)['v'],))
 
 
 class AdaGrad(Optimizer):
@@ -121,13 +192,8 @@ class AdaGrad(Optimizer):
         self._check_hypers()
 
     def update_one(self, param):
-        eps, lr = float(self.eps), float(self.lr)
-
-        def kernel(xp, data, grad, h, t):
-            xp.multiply(grad, grad, out=t)
-            h += t
-            _sub_scaled_rms(xp, data, grad, h, t, eps, lr)
-        _update_in_place(kernel, param.data, param.grad.data, (self._state_of(param)['h'],))
+        _update_in_place(_adagrad, (float(self.eps), float(self.lr)), param.data,
+                         param.grad.data, (self._state_of(param)['h'],))
 
 
 class AdaDelta(Optimizer):
@@ -145,25 +211,8 @@ class AdaDelta(Optimizer):
 
     def update_one(self, param):
         st = self._state_of(param)
-        rho, eps = float(self.rho), float(self.eps)
-
-        def kernel(xp, data, grad, msg, msdx, dx, t):
-            msg *= rho
-            xp.multiply(grad, 1 - rho, out=t)
-            t *= grad
-            msg += t
-            xp.add(msdx, eps, out=dx)      # dx = sqrt((msdx + eps) / (msg + eps)) * grad
-            xp.add(msg, eps, out=t)
-            xp.divide(dx, t, out=dx)
-            xp.sqrt(dx, out=dx)
-            dx *= grad
-            msdx *= rho
-            xp.multiply(dx, 1 - rho, out=t)
-            t *= dx
-            msdx += t
-            data -= dx
-        _update_in_place(kernel, param.data, param.grad.data, (st['msg'], st['msdx']),
-                         scratch=2)
+        _update_in_place(_adadelta, (float(self.rho), float(self.eps)), param.data,
+                         param.grad.data, (st['msg'], st['msdx']), scratch=2)
 
 
 class Adam(Optimizer):
@@ -208,27 +257,10 @@ class Adam(Optimizer):
                              f"and cannot be set; set {type(self).__name__}.alpha, the base "
                              f"learning rate (opt.alpha = {value!r}).")
 
-    def _kernel(self, decay=None):
-        """The update on arrays; decay, when given, first scales data (AdamW)."""
-        b1, b2, eps, lr = float(self.beta1), float(self.beta2), float(self.eps), self.lr
-
-        def kernel(xp, data, grad, m, v, t):
-            if decay is not None:
-                data *= decay
-            # m += (1 - b1) * (grad - m); v += (1 - b2) * (grad^2 - v), with one temporary.
-            xp.subtract(grad, m, out=t)
-            t *= 1 - b1
-            m += t
-            xp.multiply(grad, grad, out=t)
-            t -= v
-            t *= 1 - b2
-            v += t
-            _sub_scaled_rms(xp, data, m, v, t, eps, lr)
-        return kernel
-
     def update_one(self, param, decay=None):
         st = self._state_of(param)
-        _update_in_place(self._kernel(decay), param.data, param.grad.data, (st['m'], st['v']))
+        hyper = (float(self.beta1), float(self.beta2), float(self.eps), self.lr, decay)
+        _update_in_place(_adam, hyper, param.data, param.grad.data, (st['m'], st['v']))
 
 
 class AdamW(Adam):
@@ -258,12 +290,5 @@ class RMSprop(Optimizer):
         self._check_hypers()
 
     def update_one(self, param):
-        a, eps, lr = float(self.alpha), float(self.eps), float(self.lr)
-
-        def kernel(xp, data, grad, v, t):
-            v *= a
-            xp.multiply(grad, grad, out=t)
-            t *= 1 - a
-            v += t
-            _sub_scaled_rms(xp, data, grad, v, t, eps, lr)
-        _update_in_place(kernel, param.data, param.grad.data, (self._state_of(param)['v'],))
+        _update_in_place(_rmsprop, (float(self.alpha), float(self.eps), float(self.lr)),
+                         param.data, param.grad.data, (self._state_of(param)['v'],))
