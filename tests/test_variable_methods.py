@@ -69,12 +69,41 @@ def test_log_method():
     assert gradient_check(lambda a: a.log(), x.data)
 
 
-@pytest.mark.parametrize('np_fn, expected', [
-    (np.mean, 5 / 6), (np.max, 4.0), (np.min, -2.0),
+@pytest.mark.parametrize('np_fn, kwargs', [
+    (np.mean, {}), (np.max, {}), (np.min, {}), (np.var, {}), (np.var, {'ddof': 1}),
+    (np.std, {'axis': 0}), (np.std, {'ddof': 1, 'keepdims': True}),
 ])
-def test_numpy_reductions_on_a_variable_give_arrays(np_fn, expected):
-    result = np_fn(_v())
-    assert not isinstance(result, Variable) and result == pytest.approx(expected)
+def test_numpy_reductions_on_a_variable_give_arrays(np_fn, kwargs):
+    v = _v()
+    result = np_fn(v, **kwargs)
+    assert not isinstance(result, Variable)
+    np.testing.assert_allclose(result, np_fn(v.data, **kwargs))
+
+
+@pytest.mark.parametrize('ddof, kwargs', [(0, {}), (1, {'axis': 1}), (2, {'axis': (0, 1)})])
+def test_var_and_std_methods_take_ddof_like_numpy(ddof, kwargs):
+    v = _v()
+    for name in ('var', 'std'):
+        y = getattr(v, name)(ddof=ddof, **kwargs)
+        assert isinstance(y, Variable) and y.creator is not None
+        np.testing.assert_allclose(y.data, getattr(v.data, name)(ddof=ddof, **kwargs))
+
+
+@pytest.mark.parametrize('ddof', [0.5, True, '1', None])
+def test_var_refuses_a_ddof_that_is_not_an_int(ddof):
+    with pytest.raises(TypeError, match=r'var: ddof must be an int, got'):
+        F.var(_v(), ddof=ddof)
+    with pytest.raises(TypeError, match=r'var: ddof must be an int, got'):
+        _v().std(ddof=ddof)
+
+
+def test_var_with_no_degrees_of_freedom_is_inf_or_nan_as_in_numpy():
+    x = np.array([1.0, 2.0])
+    with np.errstate(divide='ignore', invalid='ignore'):
+        assert np.isinf(F.var(x, ddof=2).data)
+    with pytest.warns(RuntimeWarning, match='Degrees of freedom'), \
+            np.errstate(divide='ignore', invalid='ignore'):
+        assert np.isinf(np.var(x, ddof=2))
 
 
 # -- comparisons -------------------------------------------------------------------

@@ -12,7 +12,14 @@ from dezero.core import Variable
 from dezero.functions.arithmetic import add, div, mul, neg, pow, rdiv, rpow, rsub, sub
 from dezero.functions.linalg import matmul
 from dezero.functions.math import abs as _abs, exp as _exp, log as _log
-from dezero.functions.reduce import average as _mean, max as _max, min as _min, sum as _sum
+from dezero.functions.reduce import (
+    average as _mean,
+    max as _max,
+    min as _min,
+    std as _std,
+    sum as _sum,
+    var as _var,
+)
 from dezero.functions.shape import get_item, reshape as _reshape, transpose as _transpose
 
 
@@ -49,11 +56,13 @@ def sum(self, axis=None, keepdims=False, **numpy_kwargs):
     return _sum(self, axis, keepdims)
 
 
-def _reduction(name, function):
-    def method(self, axis=None, keepdims=False, **numpy_kwargs):
-        if numpy_kwargs:  # np.mean(v), np.max(v)...: NumPy's result on the data
-            return _numpy_reduction(self, name, axis, keepdims, numpy_kwargs)
-        return function(self, axis, keepdims)
+def _reduction(name, function, keywords=()):
+    """The method `name`: function(self, axis, keepdims, **the keywords it takes)."""
+    def method(self, axis=None, keepdims=False, **kwargs):
+        own = {k: kwargs.pop(k) for k in keywords if k in kwargs}
+        if kwargs:  # np.mean(v), np.var(v)...: NumPy's result on the data
+            return _numpy_reduction(self, name, axis, keepdims, dict(kwargs, **own))
+        return function(self, axis, keepdims, **own)
     method.__name__ = name
     method.__doc__ = (f"F.{function.__name__}(self, axis, keepdims): the {name} over axis "
                       f"(all axes by default), differentiable; np.{name}(v) gives NumPy's "
@@ -122,6 +131,8 @@ VARIABLE_METHODS = {
     'mean': _reduction('mean', _mean),
     'max': _reduction('max', _max),
     'min': _reduction('min', _min),
+    'var': _reduction('var', _var, ('ddof',)),
+    'std': _reduction('std', _std, ('ddof',)),
     'abs': _elementwise(_abs),
     'exp': _elementwise(_exp),
     'log': _elementwise(_log),

@@ -1,14 +1,17 @@
-"""Reductions: sum, average (mean), max, min, logsumexp, and clip.
+"""Reductions: sum, average (mean), var, std, max, min, logsumexp, and clip.
 
 Axis arguments take None (every axis), an int or a tuple of ints, negatives allowed; an
 out-of-range axis raises AxisError (a ValueError) naming the axis and the number of
 dimensions. Backward passes are written with dezero Functions (create_graph works).
 """
+import math
+
 import numpy as np
 
 from dezero import utils_array
-from dezero.core import Function, Variable
+from dezero.core import Function, Variable, as_variable
 from dezero.cuda import get_array_module
+from dezero.functions.math import sqrt
 from dezero.functions.shape import broadcast_to, reshape
 from dezero.utils_array import normalize_axis
 
@@ -90,6 +93,28 @@ def average(x, axis=None, keepdims=False):
 
 
 mean = average
+
+
+def var(x, axis=None, keepdims=False, ddof=0):
+    """Variance of x over axis (int, tuple or None for all): sum((x - mean)^2) / (n - ddof),
+    n the number of elements reduced. ddof=0 as NumPy's var; PyTorch's x.var() is ddof=1
+    (unbiased). Built of differentiable Functions (any order); with n - ddof <= 0 the result
+    is inf or NaN, as in NumPy."""
+    if isinstance(ddof, bool) or not isinstance(ddof, (int, np.integer)):
+        raise TypeError(f"var: ddof must be an int, got {ddof!r}.")
+    x = as_variable(x)
+    if isinstance(axis, list):
+        axis = tuple(axis)
+    axes = _axis_arg(axis, x.ndim, 'var', x.shape)
+    n = x.size if axes is None else math.prod(x.shape[a] for a in axes)
+    centered = x - average(x, axis=axes, keepdims=True)
+    return sum(centered * centered, axis=axes, keepdims=keepdims) / (n - int(ddof))
+
+
+def std(x, axis=None, keepdims=False, ddof=0):
+    """Standard deviation: sqrt(var(x, axis, keepdims, ddof)) (see var; PyTorch's x.std() is
+    ddof=1). Its gradient is NaN where the variance is 0, as in PyTorch."""
+    return sqrt(var(x, axis, keepdims, ddof))
 
 
 class _MaxMin(Function):
