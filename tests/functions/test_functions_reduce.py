@@ -210,3 +210,29 @@ def test_sum_backend(xp):
     assert type(x.grad.data) is type(x.data)
     np.testing.assert_allclose(np.asarray(x.grad.data.tolist()), np.full((2, 3), 1 / 6),
                                rtol=1e-6)
+
+
+# --- norm: the gradient where the norm is 0 -----------------------------------------
+@pytest.mark.parametrize('axis,keepdims', [(None, False), (1, False), (1, True), ((0,), True)])
+def test_norm_gradient_is_zero_where_the_norm_is_zero(axis, keepdims):
+    """PyTorch's subgradient: x / |x| would be 0 / 0 = NaN on an all-zero slice."""
+    x = np.array([[3.0, 4.0], [0.0, 0.0]])
+    v = Variable(x.copy())
+    y = F.norm(v, axis=axis, keepdims=keepdims)
+    np.testing.assert_allclose(y.data, np.sqrt((x * x).sum(axis=axis, keepdims=keepdims)))
+    y.backward(gradient=np.ones(y.shape))
+    norms = np.sqrt((x * x).sum(axis=axis, keepdims=True))
+    expected = np.divide(x, norms, out=np.zeros_like(x), where=norms != 0)
+    np.testing.assert_allclose(v.grad.data, expected)
+    assert not np.isnan(v.grad.data).any()
+
+
+def test_norm_of_zeros_has_zero_gradient_and_a_finite_second_order():
+    v = Variable(np.zeros(3))
+    y = F.norm(v)
+    y.backward(create_graph=True)
+    np.testing.assert_array_equal(v.grad.data, np.zeros(3))
+    g = v.grad
+    v.cleargrad()
+    F.sum(g).backward()
+    assert np.isfinite(v.grad.data).all()

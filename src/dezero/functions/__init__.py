@@ -16,8 +16,8 @@ from dezero.functions.shape import (
     sum_to, transpose, where)
 # --- reduce ---
 from dezero.functions.reduce import (
-    Average, Clip, LogSumExp, Max, Min, Sum, average, clip, logsumexp, max, mean, min, std, sum,
-    var)
+    Average, Clip, LogSumExp, Max, Min, Norm, Sum, average, clip, logsumexp, max, mean, min, norm,
+    std, sum, var)
 # --- linalg ---
 from dezero.functions.linalg import (
     Linear, MatMul, linear, linear_simple, matmul)

@@ -9,13 +9,24 @@ import operator
 import numpy as np
 
 from dezero.core import Variable
+from dezero.functions.activation import relu as _relu, sigmoid as _sigmoid
 from dezero.functions.arithmetic import add, div, mul, neg, pow, rdiv, rpow, rsub, sub
 from dezero.functions.linalg import matmul
-from dezero.functions.math import abs as _abs, exp as _exp, log as _log
+from dezero.functions.math import (
+    abs as _abs,
+    cos as _cos,
+    exp as _exp,
+    log as _log,
+    sin as _sin,
+    sqrt as _sqrt,
+    tanh as _tanh,
+)
 from dezero.functions.reduce import (
     average as _mean,
+    clip as _clip,
     max as _max,
     min as _min,
+    norm as _norm,
     std as _std,
     sum as _sum,
     var as _var,
@@ -94,6 +105,16 @@ def _comparison(name):
     return method
 
 
+def norm(self, axis=None, keepdims=False):
+    """F.norm(self, axis, keepdims): the Euclidean norm, PyTorch's x.norm(), differentiable."""
+    return _norm(self, axis, keepdims)
+
+
+def clamp(self, min=None, max=None):
+    """F.clip(self, min, max): PyTorch's clamp (either bound may be None), differentiable."""
+    return _clip(self, min, max)
+
+
 def T(self):
     """The transpose (axes reversed)."""
     return _transpose(self)
@@ -133,9 +154,17 @@ VARIABLE_METHODS = {
     'min': _reduction('min', _min),
     'var': _reduction('var', _var, ('ddof',)),
     'std': _reduction('std', _std, ('ddof',)),
+    'norm': norm,
     'abs': _elementwise(_abs),
     'exp': _elementwise(_exp),
     'log': _elementwise(_log),
+    'sqrt': _elementwise(_sqrt),
+    'sin': _elementwise(_sin),
+    'cos': _elementwise(_cos),
+    'tanh': _elementwise(_tanh),
+    'sigmoid': _elementwise(_sigmoid),
+    'relu': _elementwise(_relu),
+    'clamp': clamp,
     # comparisons: plain boolean arrays, not differentiable (Variables stay hashable by
     # identity: core.Variable sets __hash__ = object.__hash__)
     '__lt__': _comparison('lt'),

@@ -1,4 +1,4 @@
-"""Reductions: sum, average (mean), var, std, max, min, logsumexp, and clip.
+"""Reductions: sum, average (mean), var, std, norm, max, min, logsumexp, and clip.
 
 Axis arguments take None (every axis), an int or a tuple of ints, negatives allowed; an
 out-of-range axis raises AxisError (a ValueError) naming the axis and the number of
@@ -115,6 +115,36 @@ def std(x, axis=None, keepdims=False, ddof=0):
     """Standard deviation: sqrt(var(x, axis, keepdims, ddof)) (see var; PyTorch's x.std() is
     ddof=1). Its gradient is NaN where the variance is 0, as in PyTorch."""
     return sqrt(var(x, axis, keepdims, ddof))
+
+
+class Norm(Function):
+    """y = sqrt(sum(x^2, axis, keepdims)), the Euclidean norm; the gradient x gy / y is 0
+    where y is 0 (all of that slice of x is 0), as in PyTorch, not NaN."""
+
+    def __init__(self, axis, keepdims):
+        self.axis = axis
+        self.keepdims = keepdims
+
+    def forward(self, x):
+        xp = get_array_module(x)
+        self.axis = _axis_arg(self.axis, x.ndim, 'norm', x.shape)
+        return xp.sqrt((x * x).sum(axis=self.axis, keepdims=self.keepdims))
+
+    def backward(self, gy):
+        x, y = self.inputs[0], self.outputs[0]()
+        shape, axis, keepdims = x.shape, self.axis, self.keepdims
+        y = _grad_to_input(y, shape, axis, keepdims)
+        # Where y is 0, so is every x it covers: dividing by 1 there gives x gy / 1 = 0.
+        at_zero = (y.data == 0).astype(y.dtype)
+        return x * (_grad_to_input(gy, shape, axis, keepdims) / (y + at_zero))
+
+
+def norm(x, axis=None, keepdims=False):
+    """Euclidean (2-)norm of x over axis (int, tuple or None for all elements), PyTorch's
+    x.norm(); its gradient is 0, not NaN, where the norm is 0."""
+    if isinstance(axis, list):
+        axis = tuple(axis)
+    return Norm(axis, keepdims)(x)
 
 
 class _MaxMin(Function):
