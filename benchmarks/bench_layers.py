@@ -99,6 +99,8 @@ WORKLOADS = [
     ('average pooling 3x3 stride 2 pad 1, 64 channels, 56x56', avg_pool,
      (32, 64, 56, 3, 2, 1)),
     ('batch norm, 64 channels, 28x28', batch_norm, (64, 64, 28)),
+    ('batch norm, 128 channels, 4x4 (DCGAN discriminator)', batch_norm, (64, 128, 4)),
+    ('batch norm, 64 channels, 7x7 (DCGAN discriminator)', batch_norm, (64, 64, 7)),
 ]
 
 for name, maker, shape in WORKLOADS:
