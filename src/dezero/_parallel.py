@@ -98,8 +98,8 @@ def share_cpus(threads):
     """Lower BLAS's thread setting, and so the batch splits', to `threads` (at least 1),
     unless the environment sets a thread count (THREAD_ENV) or BLAS already uses fewer.
     For processes that share a host (ranks of a distributed job): with as many threads
-    each as the host has CPUs, two MLP ranks on two CPUs took 41 to 176 ms a step against
-    30 ms at one thread each. Returns the setting made, or None when nothing changed."""
+    each as the host has CPUs, two MLP ranks on two CPUs took 78 to 195 ms a step against
+    34 ms at one thread each. Returns the setting made, or None when nothing changed."""
     global _saved_blas
     if any(os.environ.get(name) for name in THREAD_ENV):
         return None

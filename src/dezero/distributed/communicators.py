@@ -74,11 +74,11 @@ class MpiCommunicator:
         self.size = self.mpi_comm.Get_size()
         node = self.mpi_comm.Split_type(MPI.COMM_TYPE_SHARED, key=self.rank)
         self.intra_rank, self.intra_size = node.Get_rank(), node.Get_size()
-        # Ranks on one host share its CPUs: each takes its share of threads.
-        self.threads = _parallel.share_cpus(_cpu_share(node)) if self.intra_size > 1 else None
         if shared_memory not in (None, True, False):
             raise TypeError(f"{type(self).__name__}: shared_memory must be None (automatic), "
                             f"True or False, got {shared_memory!r}.")
+        # Ranks on one host share its CPUs: each takes its share of threads.
+        self.threads = _parallel.share_cpus(_cpu_share(node)) if self.intra_size > 1 else None
         # Every rank on this host: NumPy gradients may be summed in shared memory.
         self.shared_memory = shared_memory is not False and 1 < self.size == self.intra_size
         self._shared_memory_required = shared_memory is True
