@@ -15,6 +15,10 @@ from dezero.optimizers.base import Optimizer
 # 49 -> 26 ms, against PyTorch's 32 ms at one thread.
 _CHUNK_BYTES = 1 << 21   # all of a chunk's slices together
 
+# Up to this many elements the arrays are updated whole, with as little Python as possible:
+# small models (the book's) update many small parameters every step.
+_SMALL = 1 << 12
+
 
 # A large update is also split over threads, from this many element-passes a thread.
 SPLIT_MIN_WORK = 1 << 21
@@ -58,11 +62,6 @@ def _update_in_place(kernel, hyper, data, grad, states=(), scratch=1):
                    *[b[:stop - start] for b in buffers])
 
     _parallel.run(part, _parallel.chunks(np, n, step, len(arrays) + scratch, SPLIT_MIN_WORK))
-
-
-# Below a chunk's smallest size the arrays are updated whole, with as little Python as
-# possible: small models (the book's) update many small parameters every step.
-_SMALL = 1 << 12
 
 
 _NONES = ((), (None,), (None, None))
