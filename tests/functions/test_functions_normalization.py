@@ -197,3 +197,40 @@ def test_batch_norm_shape_errors():
     with pytest.raises(ValueError, match=r"batch_norm: x must have shape \(N, C\) or "
                                          r"\(N, C, H, W\), got shape \(3,\)"):
         F.batch_norm(np.zeros(3), np.ones(3), np.zeros(3), np.zeros(3), np.ones(3))
+
+
+@pytest.mark.parametrize('shape', [(7, 5, 6), (3, 4), (6,)])
+def test_layer_norm_in_row_blocks_matches_one_block(monkeypatch, shape):
+    """Large inputs run in blocks of rows (in cache): the same values as one block, each
+    row's statistics being its own."""
+    from dezero.functions import normalization
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal(shape)
+    gamma, beta = rng.standard_normal(shape[-1]), rng.standard_normal(shape[-1])
+    gy = rng.standard_normal(shape)
+
+    def run(block_bytes):
+        monkeypatch.setattr(normalization, '_LN_BLOCK_BYTES', block_bytes)
+        xs = [Variable(a.copy()) for a in (x, gamma, beta)]
+        y = F.layer_norm(*xs)
+        y.backward(gradient=gy)
+        return [y.data] + [v.grad.data for v in xs]
+
+    one, blocked = run(1 << 30), run(8 * shape[-1] * 2)   # two rows a block
+    for a, b in zip(one, blocked):
+        np.testing.assert_allclose(b, a, rtol=1e-12, atol=1e-12)
+    np.testing.assert_array_equal(blocked[0], one[0])     # rows alone: the same bits
+
+
+@pytest.mark.parametrize('shape', [(0, 4), (3, 0), (2, 3, 0)])
+def test_layer_norm_of_empty_inputs_has_empty_gradients_and_no_warnings(shape):
+    import warnings
+    d = shape[-1]
+    xs = [Variable(np.zeros(shape)), Variable(np.ones(d)), Variable(np.zeros(d))]
+    with warnings.catch_warnings():
+        warnings.simplefilter('error')
+        y = F.layer_norm(*xs)
+        y.backward()
+    assert y.shape == shape and xs[0].grad.shape == shape
+    for p in xs[1:]:
+        np.testing.assert_array_equal(p.grad.data, np.zeros(d))

@@ -277,6 +277,19 @@ batch_nrom = batch_norm  # keeps the book's misspelt F.batch_nrom
 # ---------------------------------------------------------------------------
 # Layer normalisation
 # ---------------------------------------------------------------------------
+# Layer norm runs over blocks of rows of about this many bytes an array: its seven passes
+# forward and nine backward then stay in cache for large inputs (forward + backward of
+# (64, 128, 512) float32: 39 ms in one block, 31 ms in blocks; the Functions-built backward
+# took 64 ms, PyTorch 10.5 ms).
+_LN_BLOCK_BYTES = 1 << 19
+
+
+def _row_blocks(xp, rows, row_bytes):
+    """[(start, stop)] over rows in blocks of about _LN_BLOCK_BYTES (one block on CuPy)."""
+    step = rows if xp is not np else max(1, _LN_BLOCK_BYTES // max(row_bytes, 1))
+    return [(a, min(a + step, rows)) for a in range(0, rows, step)]
+
+
 class LayerNorm(Function):
     """y = (x - mean) / sqrt(var + eps) * gamma + beta over the last axis (per sample)."""
 
@@ -287,17 +300,67 @@ class LayerNorm(Function):
 
     def forward(self, x, *params):
         xp = get_array_module(x)
-        mu = x.mean(axis=-1, keepdims=True)
-        xhat = x - mu
-        var = (xhat * xhat).mean(axis=-1, keepdims=True)
-        var += self.eps
-        xhat /= xp.sqrt(var)
-        params = list(params)
-        if self.has_gamma:
-            xhat *= params.pop(0)
-        if self.has_beta:
-            xhat += params.pop(0)
-        return xhat
+        n = x.shape[-1]
+        gamma = params[0] if self.has_gamma else None
+        beta = params[-1] if self.has_beta else None
+        x2 = x.reshape(math.prod(x.shape[:-1]), n)   # -1 fails for an empty last axis
+        xc = xp.empty(x2.shape, dtype=x.dtype)
+        y = xp.empty(x2.shape, dtype=x.dtype)
+        inv_std = xp.zeros((x2.shape[0], 1), dtype=x.dtype)
+        for a, b in _row_blocks(xp, x2.shape[0] if n else 0, n * x.dtype.itemsize):
+            xb, cb, yb = x2[a:b], xc[a:b], y[a:b]
+            xp.subtract(xb, xb.mean(axis=1, keepdims=True), out=cb)
+            # the row sums of squares in one pass (einsum: no product array)
+            var = xp.einsum('ni,ni->n', cb, cb)[:, None] / n
+            var += self.eps
+            s = inv_std[a:b]
+            xp.divide(1, xp.sqrt(var), out=s)
+            xp.multiply(cb, s, out=yb)
+            if gamma is not None:
+                yb *= gamma
+            if beta is not None:
+                yb += beta
+        if Config.enable_backprop:
+            self.xc, self.inv_std = xc, inv_std   # for backward_arrays
+        return y.reshape(x.shape)
+
+    def backward_arrays(self, gy):
+        # gx = inv_std (g - mean(g)) - xc inv_std^3 mean(g xc), g = gy gamma, from the saved
+        # x - mean and 1 / std, block by block; row and column sums by einsum (no product
+        # arrays).
+        xp = get_array_module(gy)
+        xc, inv_std = self.xc, self.inv_std
+        n = xc.shape[-1]
+        gamma = self.inputs[1].data if self.has_gamma else None
+        gy2 = gy.reshape(xc.shape)
+        gx = xp.empty(xc.shape, dtype=xp.result_type(gy, xc, *(() if gamma is None
+                                                                  else (gamma,))))
+        ggamma = gbeta = 0
+        for a, b in _row_blocks(xp, xc.shape[0], n * gx.dtype.itemsize):
+            gyb, cb, s = gy2[a:b], xc[a:b], inv_std[a:b]
+            g = gyb
+            if gamma is not None:
+                g = gyb * gamma
+                ggamma = ggamma + xp.einsum('ni,ni,n->i', gyb, cb, s[:, 0])
+            if self.has_beta:
+                gbeta = gbeta + gyb.sum(axis=0)
+            if not n:
+                continue
+            coef = xp.einsum('ni,ni->n', g, cb)[:, None]
+            coef *= s ** 3 / n
+            gxb = gx[a:b]
+            xp.subtract(g, g.sum(axis=1, keepdims=True) / n, out=gxb)
+            gxb *= s
+            gxb -= cb * coef
+        if not n:
+            gx[...] = 0
+        grads = []
+        for has, total, p in ((self.has_gamma, ggamma, 1), (self.has_beta, gbeta, -1)):
+            if has:
+                param = self.inputs[p].data
+                total = total + xp.zeros(param.shape, dtype=param.dtype)   # empty batch: 0
+                grads.append(total.astype(param.dtype, copy=False))
+        return (gx.reshape(gy.shape), *grads)
 
     def backward(self, gy):
         # Recomputed from x with Functions, so the statistics are differentiated too and
