@@ -1,6 +1,7 @@
 """Forward + backward of single layers beyond the book's CNN, against PyTorch CPU: strided,
 valid-padded, 1x1, 5x5 and 7x7 convolutions, transposed convolutions, overlapping max
-pooling, average pooling and batch norm (bench_conv.py covers 3x3 stride-1 layers).
+pooling, average pooling, batch norm and layer norm (bench_conv.py covers 3x3 stride-1
+layers).
 
     python benchmarks/bench_layers.py [--threads 1] [--rounds 7] [--only SUBSTRING]
 
@@ -81,6 +82,13 @@ def batch_norm(N, C, H):
                   np.ones(C, np.float32), np.zeros(C, np.float32)])
 
 
+def layer_norm(N, T, D):
+    return _pair(lambda x, g, b: F.layer_norm(x, g, b),
+                 lambda x, g, b: nnf.layer_norm(x, (D,), g, b, eps=1e-5),
+                 [rng.standard_normal((N, T, D)).astype(np.float32),
+                  np.ones(D, np.float32), np.zeros(D, np.float32)])
+
+
 WORKLOADS = [
     # name, maker, arguments
     ('conv 3x3 stride 2, 64 -> 128 channels, 16x16', conv, (64, 64, 128, 16, 3, 2, 1)),
@@ -101,6 +109,7 @@ WORKLOADS = [
     ('batch norm, 64 channels, 28x28', batch_norm, (64, 64, 28)),
     ('batch norm, 128 channels, 4x4 (DCGAN discriminator)', batch_norm, (64, 128, 4)),
     ('batch norm, 64 channels, 7x7 (DCGAN discriminator)', batch_norm, (64, 64, 7)),
+    ('layer norm, 64 tokens of 256 (a transformer block)', layer_norm, (32, 64, 256)),
 ]
 
 for name, maker, shape in WORKLOADS:
