@@ -69,6 +69,9 @@ CASES = {
                          [_pos(4, 3), _pos(3), _pos(3)]),
     'batch_norm_4d': (lambda a, g, b: F.batch_norm(a, g, b, np.zeros(2), np.ones(2)),
                       [_pos(2, 2, 3, 3), _pos(2), _pos(2)]),
+    'gelu_elu_softplus': (lambda a: F.gelu(a - 1.0) * F.elu(a - 1.0, 0.7) +
+                          F.softplus(a - 1.0) + F.softplus(a, beta=2.0),
+                          [_pos(3, 4)]),
     'layer_norm': (F.layer_norm, [_pos(2, 3, 4), _pos(4), _pos(4)]),
     'layer_norm_no_gamma': (lambda a, b: F.layer_norm(a, None, b), [_pos(3, 5), _pos(5)]),
     'layer_norm_no_beta': (lambda a, g: F.layer_norm(a, g, None), [_pos(5), _pos(5)]),
