@@ -379,3 +379,29 @@ def test_float32_in_float32_out_and_grad(op):
     assert y.dtype == np.float32
     y.backward(create_graph=True)
     assert x.grad.dtype == np.float32
+
+
+# --- the rows scatter-add behind x[ids] and embed_id's gradients -------------------------
+@pytest.mark.parametrize('rows, vocab, width, ids_shape', [
+    (512, 512, 64, (512,)),        # level by level: a third of the ids repeat
+    (300, 40, 1000, (20, 15)),     # 2-D ids, up to ~15 repeats
+    (2000, 3, 16, (2000,)),        # a tiny vocabulary: add.at's path
+    (30, 10, 5, (30,)),            # small: add.at's path
+    (0, 4, 8, (0,)),               # no ids
+])
+@pytest.mark.parametrize('dtype', [np.float32, np.float64])
+def test_add_rows_at_gives_the_bits_of_numpys_add_at(rows, vocab, width, ids_shape, dtype):
+    from dezero.utils_array import add_rows_at
+    rng = np.random.default_rng(rows + vocab)
+    ids = rng.integers(-vocab, vocab, ids_shape)             # negative ids too
+    values = rng.standard_normal(ids_shape + (width,)).astype(dtype)
+    start = rng.standard_normal((vocab, width)).astype(dtype)
+    got, expected = start.copy(), start.copy()
+    add_rows_at(got, ids, values)
+    np.add.at(expected, ids, values)
+    np.testing.assert_array_equal(got, expected)
+    row = values[(0,) * len(ids_shape)] if values.size else np.ones(width, dtype)
+    got, expected = start.copy(), start.copy()                # one row broadcast to all ids
+    add_rows_at(got, ids, row)
+    np.add.at(expected, ids, row)
+    np.testing.assert_array_equal(got, expected)

@@ -1,15 +1,7 @@
 """Embedding lookup: embed_id(x, W) = W[x], with the gradient scatter-added into W."""
 from dezero.core import Function, Variable
 from dezero.cuda import get_array_module
-
-
-def _scatter_add(xp, target, ids, values):
-    """target[ids] += values, accumulating repeated ids."""
-    if xp.__name__ == 'numpy':
-        xp.add.at(target, ids, values)
-    else:
-        import cupyx
-        cupyx.scatter_add(target, ids, values)
+from dezero.utils_array import add_rows_at
 
 
 class EmbedID(Function):
@@ -50,7 +42,7 @@ class EmbedIDGrad(Function):
     def forward(self, gy):
         xp = get_array_module(gy)
         gW = xp.zeros(self.w_shape, dtype=gy.dtype)
-        _scatter_add(xp, gW, self.ids, gy)
+        add_rows_at(gW, self.ids, gy)
         return gW
 
     def backward(self, ggW):

@@ -188,6 +188,8 @@ def _scatter_add(gy, slices, in_shape):
     gx = xp.zeros(in_shape, dtype=gy.dtype)
     if not _has_int_array(slices):
         gx[slices] = gy  # basic or boolean indexing: every position at most once
+    elif getattr(slices, 'ndim', 0):   # x[ids]: whole rows, summed by runs of equal ids
+        utils_array.add_rows_at(gx, slices, gy)
     elif xp is np:
         np.add.at(gx, slices, gy)
     else:
