@@ -596,7 +596,7 @@ OPS = [
            [((4, 3), (3,), (3,)), ((2, 2, 3), (3,), (3,)), ((0, 3), (3,), (3,))],
            covers=('layer_norm', 'LayerNorm'), ints=None, rtol=1e-3),
     OpInfo('huber_loss', F.huber_loss, _huber_ref, [((4, 2), (4, 2)), ((3,), (3,))],
-           covers=('huber_loss',), smooth=False, ints=None),
+           covers=('huber_loss', 'Huber'), smooth=False, ints=None),
     OpInfo('kl_div', lambda x: F.kl_div(x, _probs(x)),
            lambda x: (_probs(x) * (np.log(_probs(x)) - x)).sum() / len(x),
            [((3, 4),), ((2, 2),)], covers=('kl_div',), ints=None),

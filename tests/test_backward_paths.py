@@ -50,6 +50,7 @@ CASES = {
     'activations': (lambda a: F.sigmoid(a) * F.relu(a - 1.0) + F.leaky_relu(a - 1.0),
                     [_pos(3, 4)]),
     'mse': (F.mean_squared_error, [_pos(4, 2), _pos(4, 2)]),
+    'huber': (lambda a, b: F.huber_loss(a, b * 3.0, delta=1.0), [_pos(4, 3), _pos(4, 3)]),
     'softmax_family': (lambda a: F.softmax(a) * F.log_softmax(a, axis=0) +
                        F.logsumexp(a, axis=1, keepdims=True) + F.logsumexp(a, axis=0),
                        [_pos(3, 4)]),

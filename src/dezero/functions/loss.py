@@ -12,8 +12,8 @@ from dezero import _parallel, utils_array
 from dezero.core import Config, Function, Variable, as_array, as_variable
 from dezero.cuda import get_array_module
 from dezero.functions.activation import Sigmoid, sigmoid, softmax, softmax_simple
-from dezero.functions.math import abs, exp, log
-from dezero.functions.reduce import sum as _sum
+from dezero.functions.math import exp, log
+from dezero.functions.reduce import clip, sum as _sum
 from dezero.functions.shape import where
 
 
@@ -296,9 +296,37 @@ def huber_loss(x0, x1, delta=1.0):
     x0, x1 = as_variable(x0), as_variable(x1)
     _check_same_shape('huber_loss', x0, x1)
     d = x0 - x1
-    small = get_array_module(d.data).abs(d.data) < delta
-    loss = where(small, d * d * 0.5, (abs(d) - 0.5 * delta) * float(delta))
-    return _sum(loss) / max(d.size, 1)
+    return _sum(Huber(float(delta))(d)) / max(d.size, 1)
+
+
+class Huber(Function):
+    """Elementwise Huber function of d: 0.5 d^2 where |d| < delta, delta (|d| - 0.5 delta)
+    elsewhere, computed as m (|d| - m / 2) with m = min(|d|, delta) (no where()); its
+    derivative is clip(d, -delta, delta)."""
+
+    def __init__(self, delta):
+        self.delta = delta
+
+    def forward(self, d):
+        xp = get_array_module(d)
+        if d.dtype.kind != 'f':
+            d = d.astype(np.float64)
+        y = xp.abs(d)
+        m = xp.minimum(y, self.delta)
+        y -= m * 0.5
+        y *= m
+        return y
+
+    def backward(self, gy):
+        d, = self.inputs
+        return gy * clip(d, -self.delta, self.delta)
+
+    def backward_arrays(self, gy):
+        d = self.inputs[0].data
+        xp = get_array_module(d)
+        if d.dtype.kind != 'f':
+            d = d.astype(np.float64)
+        return gy * xp.clip(d, -self.delta, self.delta)
 
 
 # ---------------------------------------------------------------------------
