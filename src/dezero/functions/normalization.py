@@ -290,6 +290,11 @@ def _row_blocks(xp, rows, row_bytes):
     return [(a, min(a + step, rows)) for a in range(0, rows, step)]
 
 
+def _last_axis_rows(x):
+    """x as rows (M, D) of its last axis (-1 fails for an empty last axis)."""
+    return x.reshape(math.prod(x.shape[:-1]), x.shape[-1])
+
+
 class LayerNorm(Function):
     """y = (x - mean) / sqrt(var + eps) * gamma + beta over the last axis (per sample)."""
 
@@ -303,41 +308,44 @@ class LayerNorm(Function):
         n = x.shape[-1]
         gamma = params[0] if self.has_gamma else None
         beta = params[-1] if self.has_beta else None
-        x2 = x.reshape(math.prod(x.shape[:-1]), n)   # -1 fails for an empty last axis
-        xc = xp.empty(x2.shape, dtype=x.dtype)
+        x2 = _last_axis_rows(x)
         y = xp.empty(x2.shape, dtype=x.dtype)
+        mean = xp.zeros((x2.shape[0], 1), dtype=x.dtype)
         inv_std = xp.zeros((x2.shape[0], 1), dtype=x.dtype)
         for a, b in _row_blocks(xp, x2.shape[0] if n else 0, n * x.dtype.itemsize):
-            xb, cb, yb = x2[a:b], xc[a:b], y[a:b]
-            xp.subtract(xb, xb.mean(axis=1, keepdims=True), out=cb)
+            xb, yb, mu, s = x2[a:b], y[a:b], mean[a:b], inv_std[a:b]
+            mu[...] = xb.mean(axis=1, keepdims=True)
+            cb = xp.subtract(xb, mu, out=yb)
             # the row sums of squares in one pass (einsum: no product array)
             var = xp.einsum('ni,ni->n', cb, cb)[:, None] / n
             var += self.eps
-            s = inv_std[a:b]
             xp.divide(1, xp.sqrt(var), out=s)
-            xp.multiply(cb, s, out=yb)
+            yb *= s
             if gamma is not None:
                 yb *= gamma
             if beta is not None:
                 yb += beta
         if Config.enable_backprop:
-            self.xc, self.inv_std = xc, inv_std   # for backward_arrays
+            # Row statistics only (as PyTorch): backward_arrays recomputes x - mean a block
+            # at a time, in cache, rather than keep an array of x's size.
+            self.mean, self.inv_std = mean, inv_std
         return y.reshape(x.shape)
 
     def backward_arrays(self, gy):
-        # gx = inv_std (g - mean(g)) - xc inv_std^3 mean(g xc), g = gy gamma, from the saved
-        # x - mean and 1 / std, block by block; row and column sums by einsum (no product
-        # arrays).
+        # gx = inv_std (g - mean(g)) - xc inv_std^3 mean(g xc), g = gy gamma, xc = x - mean,
+        # block by block; row and column sums by einsum (no product arrays).
         xp = get_array_module(gy)
-        xc, inv_std = self.xc, self.inv_std
-        n = xc.shape[-1]
+        x2 = _last_axis_rows(self.inputs[0].data)
+        mean, inv_std = self.mean, self.inv_std
+        n = x2.shape[-1]
         gamma = self.inputs[1].data if self.has_gamma else None
-        gy2 = gy.reshape(xc.shape)
-        gx = xp.empty(xc.shape, dtype=xp.result_type(gy, xc, *(() if gamma is None
+        gy2 = gy.reshape(x2.shape)
+        gx = xp.empty(x2.shape, dtype=xp.result_type(gy, x2, *(() if gamma is None
                                                                   else (gamma,))))
         ggamma = gbeta = 0
-        for a, b in _row_blocks(xp, xc.shape[0], n * gx.dtype.itemsize):
-            gyb, cb, s = gy2[a:b], xc[a:b], inv_std[a:b]
+        for a, b in _row_blocks(xp, x2.shape[0], n * gx.dtype.itemsize):
+            gyb, s = gy2[a:b], inv_std[a:b]
+            cb = x2[a:b] - mean[a:b]
             g = gyb
             if gamma is not None:
                 g = gyb * gamma
@@ -351,7 +359,8 @@ class LayerNorm(Function):
             gxb = gx[a:b]
             xp.subtract(g, g.sum(axis=1, keepdims=True) / n, out=gxb)
             gxb *= s
-            gxb -= cb * coef
+            cb *= coef
+            gxb -= cb
         if not n:
             gx[...] = 0
         grads = []
