@@ -169,9 +169,10 @@ def add_rows_at(target, ids, values):
     flat = np.where(flat < 0, flat + target.shape[0], flat)   # -1 and n - 1: one row
     rows = np.broadcast_to(values, ids.shape + target.shape[1:]).reshape(
         (flat.size,) + target.shape[1:])
-    # Small updates, or ids repeated so often that each add would move few values (a small
-    # vocabulary): add.at is cheaper than the passes below.
-    if int(np.bincount(flat).max()) * _ADD_ROWS_PER_LEVEL > rows.size:
+    # Ids repeated so often that each add would move few values (a small vocabulary):
+    # add.at is cheaper than the passes below.
+    levels = int(np.bincount(flat).max())   # the most occurrences of one id
+    if levels * _ADD_ROWS_PER_LEVEL > rows.size:
         np.add.at(target, flat, rows)
         return
     order = np.argsort(flat, kind='stable')
@@ -179,7 +180,7 @@ def add_rows_at(target, ids, values):
     starts = np.flatnonzero(np.concatenate(([True], ordered[1:] != ordered[:-1])))
     # each id's k-th occurrence (k = 0, 1, ...) in one fancy-indexed add: ids unique there
     rank = np.arange(flat.size) - np.repeat(starts, np.diff(np.append(starts, flat.size)))
-    for k in range(int(rank.max()) + 1):
+    for k in range(levels):
         picked = order[rank == k]
         target[flat[picked]] += rows[picked]
 

@@ -11,6 +11,7 @@ import numpy as np
 from dezero import _parallel
 from dezero.core import Config, Function, Variable, as_variable
 from dezero.cuda import get_array_module
+from dezero.functions._im2col import _image_blocks
 from dezero.functions.reduce import sum as _sum
 from dezero.functions.shape import reshape
 
@@ -286,8 +287,7 @@ _LN_BLOCK_BYTES = 1 << 19
 
 def _row_blocks(xp, rows, row_bytes):
     """[(start, stop)] over rows in blocks of about _LN_BLOCK_BYTES (one block on CuPy)."""
-    step = rows if xp is not np else max(1, _LN_BLOCK_BYTES // max(row_bytes, 1))
-    return [(a, min(a + step, rows)) for a in range(0, rows, step)]
+    return _image_blocks(xp, 0, rows, row_bytes, _LN_BLOCK_BYTES)
 
 
 def _last_axis_rows(x):
